@@ -1,0 +1,336 @@
+"""Composition root: settings -> database -> schema -> Starlette app, and the `market` command."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import sys
+from pathlib import Path
+
+import strawberry
+import typer
+from graphql import GraphQLError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse
+from starlette.routing import Route
+from strawberry.asgi import GraphQL
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.tools import merge_types
+
+import contracts.mutations
+import contracts.queries
+import market.mutations
+import market.queries
+import scoring.mutations
+import scoring.queries
+from core import clock
+from core.api import Context, datetime_scalar
+from core.auth import TokenRefused, read_token
+from core.db import create_engine, create_sessionmaker
+from core.errors import DomainError
+from core.settings import Settings, get_settings
+from market import service as market_service
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("market")
+
+MAX_DEPTH = 10
+MAX_TOKENS = 2000
+MAX_ALIASES = 15
+CACHE_SIZE = 256
+
+
+# ---------------------------------------------------------------- schema
+
+
+def _should_mask(error: GraphQLError) -> bool:
+    """Mask unexpected failures; let through validation errors and user errors raised by queries."""
+    original = error.original_error
+    return original is not None and not isinstance(original, (GraphQLError, DomainError))
+
+
+def build_schema(settings: Settings | None = None) -> strawberry.Schema:
+    settings = settings or get_settings()
+    extensions = [
+        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
+        lambda: MaskErrors(should_mask_error=_should_mask),
+    ]
+    if not settings.introspection_enabled:
+        extensions.append(DisableIntrospection)
+    query = merge_types("Query", (market.queries.Query, contracts.queries.Query, scoring.queries.Query))
+    return strawberry.Schema(
+        query=query,
+        mutation=market.mutations.Mutation,
+        types=[
+            *market.mutations.CONTRACT_TYPES,
+            *contracts.mutations.CONTRACT_TYPES,
+            *scoring.mutations.CONTRACT_TYPES,
+        ],
+        extensions=extensions,
+        config=StrawberryConfig(
+            relay_max_results=100, disable_field_suggestions=not settings.introspection_enabled
+        ),
+        scalar_overrides={dt.datetime: datetime_scalar(settings)},
+    )
+
+
+def __getattr__(name: str):
+    """`app.schema`: the schema with default settings, built on first use."""
+    if name == "schema":
+        return build_schema(Settings())
+    raise AttributeError(name)
+
+
+def export_schema() -> str:
+    """The SDL checked in as graphql/schema.graphql (built with default settings)."""
+    return build_schema(Settings()).as_str() + "\n"
+
+
+# ---------------------------------------------------------------- HTTP
+
+
+class MarketGraphQL(GraphQL):
+    """strawberry's ASGI view with our request context: one session, the caller, per-request loaders."""
+
+    def __init__(self, schema, *, sessionmaker, settings: Settings):
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if settings.introspection_enabled else None,
+            subscription_protocols=(),
+        )
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+
+    async def get_context(self, request, response) -> Context:
+        ctx = Context(
+            sessionmaker=self.sessionmaker, settings=self.settings, request=request, response=response
+        )
+        request.scope["market.context"] = ctx
+        header = request.headers.get("authorization")
+        if header:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token:
+                raise TokenRefused("use `Authorization: Bearer <token>`")
+            async with ctx.db() as session:
+                user_id = read_token(token, secret_key=self.settings.secret_key, now=await clock.now(session))
+                ctx.actor = await market_service.load_actor(session=session, user_id=user_id)
+                await session.rollback()
+            if ctx.actor is None:
+                raise TokenRefused("the account of this token no longer exists or is deactivated")
+        return ctx
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        try:
+            await super().__call__(scope, receive, send)
+        except TokenRefused as refused:
+            body = {"errors": [{"message": str(refused), "extensions": {"code": "UNAUTHENTICATED"}}]}
+            response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            await response(scope, receive, send)
+        finally:
+            ctx = scope.get("market.context")
+            if ctx is not None:
+                await ctx.close()
+
+
+def create_app(
+    settings: Settings | None = None,
+    sessionmaker: async_sessionmaker[AsyncSession] | None = None,
+) -> Starlette:
+    settings = settings or get_settings()
+    engine = None
+    if sessionmaker is None:
+        engine = create_engine(settings.database_url, pool_pre_ping=True)
+        sessionmaker = create_sessionmaker(engine)
+    graphql_app = MarketGraphQL(build_schema(settings), sessionmaker=sessionmaker, settings=settings)
+
+    async def health(_request: Request) -> JSONResponse:
+        async with sessionmaker() as session:
+            now = await clock.now(session)
+        return JSONResponse({"status": "ok", "now": now.isoformat()})
+
+    async def home(_request: Request) -> RedirectResponse:
+        return RedirectResponse("/graphql")
+
+    async def shutdown() -> None:
+        if engine is not None:
+            await engine.dispose()
+
+    return Starlette(
+        routes=[
+            Route("/", home),
+            Route("/healthz", health),
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        ],
+        on_shutdown=[shutdown],
+    )
+
+
+# ---------------------------------------------------------------- command line
+
+cli = typer.Typer(help="Marketplace for government purchase of public services.", no_args_is_help=True)
+db_cli = typer.Typer(help="Database schema.", no_args_is_help=True)
+user_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
+demo_cli = typer.Typer(help="Demo data.", no_args_is_help=True)
+journal_cli = typer.Typer(help="The hash-chained journal.", no_args_is_help=True)
+schema_cli = typer.Typer(help="The published GraphQL schema.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(user_cli, name="user")
+cli.add_typer(demo_cli, name="demo")
+cli.add_typer(journal_cli, name="journal")
+cli.add_typer(schema_cli, name="schema")
+
+
+def alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    if url:
+        config.attributes["url"] = url
+    return config
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(), revision)
+    typer.echo(f"database at {revision}: {get_settings().database_url}")
+
+
+async def _with_session(work):
+    settings = get_settings()
+    engine = create_engine(settings.database_url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await work(session)
+    finally:
+        await engine.dispose()
+
+
+@user_cli.command("create")
+def user_create(
+    email: str = typer.Option(...),
+    password: str = typer.Option(..., prompt=True, hide_input=True),
+    name: str = typer.Option(...),
+    role: str = typer.Option(..., help="ADMIN, OFFICER, EVALUATOR, PROVIDER or AUDITOR"),
+    department_id: int | None = typer.Option(None),
+    provider_id: int | None = typer.Option(None),
+    audit_firm_id: int | None = typer.Option(None),
+) -> None:
+    """Create an account from the command line (the first ADMIN, typically)."""
+    from core.auth import Actor, Role
+
+    try:
+        role_value = Role(role.upper())
+    except ValueError:
+        raise typer.BadParameter(f"unknown role {role!r}", param_hint="--role") from None
+
+    async def work(session):
+        # The command line acts with the operator's authority, as a system ADMIN.
+        operator = Actor(user_id=0, role=Role.ADMIN)
+        user = await market_service.create_user(
+            session=session,
+            actor=operator,
+            email=email,
+            password=password,
+            name=name,
+            role=role_value,
+            department_id=department_id,
+            provider_id=provider_id,
+            audit_firm_id=audit_firm_id,
+        )
+        await session.commit()
+        return user
+
+    try:
+        user = asyncio.run(_with_session(work))
+    except DomainError as error:
+        for problem in error.problems:
+            typer.echo(f"error: {problem.code.value}: {problem.message}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@demo_cli.command("load")
+def demo_load(
+    if_empty: bool = typer.Option(False, "--if-empty", help="Do nothing when accounts already exist."),
+) -> None:
+    """Load the demo marketplace: districts, departments, accounts, providers, packages."""
+    from market import demo
+
+    async def work(session):
+        if if_empty and not await demo.database_is_empty(session):
+            return None
+        summary = await demo.load(session)
+        await session.commit()
+        return summary
+
+    summary = asyncio.run(_with_session(work))
+    if summary is None:
+        typer.echo("demo data not loaded: the database already has accounts")
+    else:
+        typer.echo(summary)
+
+
+@journal_cli.command("verify")
+def journal_verify() -> None:
+    """Check the hash chain; name the first broken link."""
+    from core import journal
+
+    result = asyncio.run(_with_session(journal.verify))
+    if result.ok:
+        typer.echo(f"journal intact: {result.checked} events verified")
+        return
+    typer.echo(f"journal broken at event #{result.broken_seq}: {result.reason}", err=True)
+    raise typer.Exit(1)
+
+
+@schema_cli.command("export")
+def schema_export(output: Path = typer.Option(ROOT / "graphql" / "schema.graphql")) -> None:
+    """Write the SDL of the API to graphql/schema.graphql."""
+    output.write_text(export_schema(), encoding="utf-8")
+    typer.echo(f"wrote {output}")
+
+
+@cli.command("serve")
+def serve(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8000),
+    workers: int = typer.Option(1, help="Worker processes; use PostgreSQL for more than one."),
+    reload: bool = typer.Option(False, help="Restart on code changes (development)."),
+) -> None:
+    """Serve the API at http://HOST:PORT/graphql."""
+    import uvicorn
+
+    settings = get_settings()
+    if workers > 1 and settings.database_url.startswith("sqlite"):
+        typer.echo("note: several workers on SQLite queue on its single writer lock", err=True)
+    uvicorn.run("app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)
+
+
+def main() -> None:  # pragma: no cover - `python app.py ...`
+    cli()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

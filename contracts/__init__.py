@@ -1,0 +1,1 @@
+"""Contracts in delivery: contracts, KPIs, deliveries, resident links, ratings, complaints, audits."""

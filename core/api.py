@@ -1,0 +1,302 @@
+"""GraphQL plumbing shared by the domains: request context, errors, IDs, connections, scalars.
+
+No business rules here: resolvers call a domain's service and map the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import dateutil.parser
+import strawberry
+from graphql import GraphQLError
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from strawberry import relay
+from strawberry.dataloader import DataLoader
+from strawberry.types import Info
+
+from core.auth import Actor
+from core.errors import DomainError, ErrorCode, Invalid, NotFound, Problem
+from core.settings import Settings
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+ErrorCodeType = strawberry.enum(
+    ErrorCode, name="ErrorCode", description="Stable codes of user errors; clients branch on these."
+)
+
+
+@strawberry.type(description="A user mistake: bad input, wrong state or missing permission.")
+class UserError:
+    field: list[str] | None = strawberry.field(
+        description='Path of the input field at fault, e.g. ["input", "unitPrice"]; '
+        "null when not tied to a field."
+    )
+    code: ErrorCodeType
+    message: str = strawberry.field(description="Human-readable explanation, in English.")
+
+    @classmethod
+    def from_problem(cls, problem: Problem) -> UserError:
+        return cls(
+            field=list(problem.field) if problem.field else None,
+            code=problem.code,
+            message=problem.message,
+        )
+
+
+# ---------------------------------------------------------------- request context
+
+
+@dataclass
+class Context:
+    """Per-request state. One session per request, used by one coroutine at a time.
+
+    strawberry resolves sibling fields concurrently, and an AsyncSession allows
+    one operation at a time, so every use of the session goes through `db()`,
+    which takes the request's lock. A resolver that awaits a DataLoader must not
+    hold the lock (the loader's batch takes it).
+    """
+
+    sessionmaker: async_sessionmaker[AsyncSession]
+    settings: Settings
+    actor: Actor | None = None
+    request: Any = None
+    response: Any = None
+    _session: AsyncSession | None = None
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    _loaders: dict[Any, DataLoader] = field(default_factory=dict)
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            self._session = self.sessionmaker()
+        return self._session
+
+    @asynccontextmanager
+    async def db(self) -> AsyncIterator[AsyncSession]:
+        async with self._lock:
+            yield self.session
+
+    def loader(self, loader_class: Callable[[Context], DataLoader]) -> DataLoader:
+        """The request's instance of a DataLoader class (never shared between requests)."""
+        if loader_class not in self._loaders:
+            self._loaders[loader_class] = loader_class(self)
+        return self._loaders[loader_class]
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def context_of(info: Info) -> Context:
+    return info.context
+
+
+# ---------------------------------------------------------------- mutations
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+async def mutate(
+    info: Info,
+    payload: Callable[..., P],
+    action: Callable[[AsyncSession, Actor | None], Awaitable[T]],
+    present: Callable[[T], dict[str, Any]],
+) -> P:
+    """Run one mutation in one transaction: commit on success, nothing written on a user error."""
+    ctx = context_of(info)
+    async with ctx.db() as session:
+        try:
+            result = await action(session, ctx.actor)
+            await session.commit()
+        except DomainError as error:
+            await session.rollback()
+            return payload(errors=[UserError.from_problem(p) for p in error.problems])
+        except BaseException:
+            await session.rollback()
+            raise
+    return payload(errors=[], **present(result))
+
+
+@contextmanager
+def query_errors() -> Iterator[None]:
+    """Bad arguments of a query surface as a GraphQL error with the code in `extensions`."""
+    try:
+        yield
+    except DomainError as error:
+        problem = error.problems[0]
+        raise GraphQLError(
+            problem.message,
+            extensions={"code": problem.code.value, "field": list(problem.field or ())},
+        ) from error
+
+
+# ---------------------------------------------------------------- global IDs
+
+
+def encode_id(type_name: str, pk: int | str) -> str:
+    return relay.to_base64(type_name, pk)
+
+
+def decode_id(value: str, type_name: str | Sequence[str], *, field: Sequence[str]) -> int:
+    """The primary key inside a global ID of the expected type; a clear error otherwise."""
+    names = (type_name,) if isinstance(type_name, str) else tuple(type_name)
+    try:
+        found_type, raw = relay.from_base64(str(value))
+        pk = int(raw)
+    except (ValueError, TypeError, binascii.Error, relay.GlobalIDValueError) as error:
+        raise Invalid("not a valid ID", field=field) from error
+    if found_type not in names:
+        raise NotFound(f"no {names[0]} with this ID", field=field)
+    return pk
+
+
+def decode_ids(values: Sequence[str], type_name: str, *, field: Sequence[str]) -> list[int]:
+    return [decode_id(v, type_name, field=[*field, str(i)]) for i, v in enumerate(values)]
+
+
+# ---------------------------------------------------------------- connections
+
+NodeT = TypeVar("NodeT")
+
+
+@strawberry.type(description="One item of a page, with the cursor that points at it.")
+class Edge(Generic[NodeT]):
+    cursor: str = strawberry.field(description="Pass as `after` to continue after this item.")
+    node: NodeT
+
+
+@strawberry.type(description="A page of a list (Relay connection). `first` is capped at 100.")
+class Connection(Generic[NodeT]):
+    edges: list[Edge[NodeT]]
+    page_info: relay.PageInfo
+    total_count: int = strawberry.field(description="Items matching the filters, over all pages.")
+
+
+def _cursor(position: int) -> str:
+    return base64.b64encode(f"cursor:{position}".encode()).decode()
+
+
+def _position(cursor: str) -> int:
+    try:
+        prefix, raw = base64.b64decode(cursor.encode(), validate=True).decode().split(":", 1)
+        if prefix != "cursor":
+            raise ValueError(prefix)
+        return int(raw)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise Invalid("not a valid cursor", field=["after"]) from error
+
+
+def page_size(first: int | None) -> int:
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 0 or first > MAX_PAGE:
+        raise Invalid(f"`first` must be between 0 and {MAX_PAGE}", field=["first"])
+    return first
+
+
+@dataclass
+class Page(Generic[T]):
+    rows: list[T]
+    offsets: list[int]
+    has_next: bool
+    has_previous: bool
+    total: int
+
+    @classmethod
+    def empty(cls) -> Page:
+        return cls(rows=[], offsets=[], has_next=False, has_previous=False, total=0)
+
+
+async def paginate(session: AsyncSession, statement: Select, *, first: int | None, after: str | None) -> Page:
+    """One page of an ordered SELECT; cursors are positions in that order."""
+    size = page_size(first)
+    start = _position(after) + 1 if after else 0
+    total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
+    rows = (await session.scalars(statement.offset(start).limit(size + 1))).all() if size else []
+    return Page(
+        rows=list(rows[:size]),
+        offsets=list(range(start, start + min(size, len(rows)))),
+        has_next=len(rows) > size or (size == 0 and start < (total or 0)),
+        has_previous=start > 0,
+        total=total or 0,
+    )
+
+
+def connection(page: Page, present: Callable[[Any], NodeT]) -> Connection[NodeT]:
+    edges = [Edge(cursor=_cursor(o), node=present(r)) for o, r in zip(page.offsets, page.rows, strict=True)]
+    return Connection(
+        edges=edges,
+        page_info=relay.PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=page.has_previous,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=page.total,
+    )
+
+
+# ---------------------------------------------------------------- loaders
+
+
+class ContextLoader(DataLoader):
+    """A DataLoader created per request; its batch runs under the request's session lock."""
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        super().__init__(load_fn=self._load)
+
+    async def _load(self, keys: list[Any]) -> list[Any]:
+        async with self.ctx.db() as session:
+            return await self.batch(session, keys)
+
+    async def batch(self, session: AsyncSession, keys: list[Any]) -> list[Any]:
+        raise NotImplementedError
+
+
+def by_key(rows: Sequence[Any], keys: Sequence[Any], key: Callable[[Any], Any]) -> list[Any]:
+    index = {key(row): row for row in rows}
+    return [index.get(k) for k in keys]
+
+
+def group_by_key(rows: Sequence[Any], keys: Sequence[Any], key: Callable[[Any], Any]) -> list[list[Any]]:
+    groups: dict[Any, list[Any]] = {k: [] for k in keys}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    return [groups[k] for k in keys]
+
+
+# ---------------------------------------------------------------- scalars
+
+
+def datetime_scalar(settings: Settings):
+    """DateTime shown in the deployment's time zone, with its offset; inputs need an offset."""
+    zone = settings.zone
+
+    def serialize(value: dt.datetime) -> str:
+        return value.astimezone(zone).isoformat()
+
+    def parse(value: str) -> dt.datetime:
+        parsed = dateutil.parser.isoparse(value)
+        if parsed.tzinfo is None:
+            raise ValueError("DateTime needs a UTC offset, e.g. 2026-03-01T09:00:00+08:00")
+        return parsed.astimezone(dt.UTC)
+
+    return strawberry.scalar(
+        name="DateTime",
+        description="An ISO 8601 date and time with offset; shown in the deployment's time zone.",
+        serialize=serialize,
+        parse_value=parse,
+    )

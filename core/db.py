@@ -1,0 +1,146 @@
+"""Database access: async engines for SQLite and PostgreSQL, sessions, column types.
+
+`DATABASE_URL` is a plain SQLAlchemy URL (`sqlite:///var/market.db`,
+`postgresql://user@host/db`); the async driver (aiosqlite, psycopg 3) is chosen
+here, and migrations use the matching sync driver.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+from sqlalchemy import BigInteger, DateTime, Enum, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import SQLModel
+
+# Stable constraint names: Alembic batch mode on SQLite needs named constraints.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+CENT = Decimal("0.01")
+
+
+def async_url(url: str | URL) -> URL:
+    """The URL with the async driver this project uses for its backend."""
+    url = make_url(url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if backend == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+
+
+def sync_url(url: str | URL) -> URL:
+    """The URL with the sync driver used by Alembic."""
+    url = make_url(url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite")
+    if backend == "postgresql":
+        return url.set(drivername="postgresql+psycopg")
+    raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+
+
+def ensure_sqlite_folder(url: str | URL) -> None:
+    """Create the folder of a SQLite file so that the first run just works."""
+    url = make_url(url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def configure_sqlite(sync_engine) -> None:
+    """Foreign keys, WAL, a busy timeout, and writer-serialising transactions.
+
+    pysqlite's own transaction handling breaks SAVEPOINTs; we switch it off
+    and emit BEGIN IMMEDIATE ourselves, so that two writers queue on SQLite's
+    lock instead of failing when the second one upgrades its read lock.
+    """
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str | URL, **kwargs) -> AsyncEngine:
+    ensure_sqlite_folder(url)
+    engine = create_async_engine(async_url(url), **kwargs)
+    if engine.dialect.name == "sqlite":
+        configure_sqlite(engine.sync_engine)
+    return engine
+
+
+def create_sessionmaker(bind) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+
+
+class UTCDateTime(TypeDecorator):
+    """An aware datetime stored as UTC (naive in SQLite, timestamptz in PostgreSQL)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused: times are stored in UTC")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+class Money(TypeDecorator):
+    """CNY as an exact Decimal with 2 places, stored as integer fen."""
+
+    impl = BigInteger
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        return int(to_money(value) * 100)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return (Decimal(value) / 100).quantize(CENT)
+
+
+def to_money(value: Decimal | int | str) -> Decimal:
+    """Round half-even to the fen."""
+    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def enum_type(enum_class) -> Enum:
+    """An enum stored as its name in a VARCHAR: no native type to migrate, same on both databases."""
+    return Enum(enum_class, native_enum=False, length=40, validate_strings=True)

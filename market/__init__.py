@@ -1,0 +1,1 @@
+"""Participants and purchasing: accounts, regions, departments, audit firms, providers, catalogue."""

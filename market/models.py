@@ -1,0 +1,216 @@
+"""Tables of the market domain (SPEC §2, §3)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from core.auth import Role
+from core.db import Money, UTCDateTime, enum_type
+
+
+class RegionKind(enum.Enum):
+    URBAN = "URBAN"
+    RURAL = "RURAL"
+
+
+class ProviderKind(enum.Enum):
+    ENTERPRISE = "ENTERPRISE"
+    SOCIAL_ORGANISATION = "SOCIAL_ORGANISATION"
+    PUBLIC_INSTITUTION = "PUBLIC_INSTITUTION"
+
+
+class ProviderStatus(enum.Enum):
+    PENDING = "PENDING"
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    DEBARRED = "DEBARRED"
+
+
+class PackageTier(enum.Enum):
+    BASIC = "BASIC"
+    OPTIONAL = "OPTIONAL"
+
+
+class KpiDirection(enum.Enum):
+    HIGHER_IS_BETTER = "HIGHER_IS_BETTER"
+    LOWER_IS_BETTER = "LOWER_IS_BETTER"
+
+
+class KpiSource(enum.Enum):
+    AUDIT = "AUDIT"
+    DELIVERY_RATE = "DELIVERY_RATE"
+    COMPLAINT_RATE = "COMPLAINT_RATE"
+
+
+class Region(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=20, unique=True)
+    name: str = Field(max_length=100)
+    kind: RegionKind = Field(sa_type=enum_type(RegionKind))
+    population: int
+    parent_id: int | None = Field(default=None, foreign_key="region.id", index=True)
+
+
+class Department(SQLModel, table=True):
+    """A purchasing department (采购人) of a local government."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    region_id: int = Field(foreign_key="region.id", index=True)
+
+
+class AuditFirm(SQLModel, table=True):
+    """A third-party evaluation firm (第三方评估机构)."""
+
+    __tablename__ = "audit_firm"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    credit_code: str = Field(max_length=18, unique=True)
+
+
+class Provider(SQLModel, table=True):
+    """A company or social organisation that delivers services (供应商 / 社会组织)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    legal_name: str = Field(max_length=200)
+    credit_code: str = Field(max_length=18, unique=True)
+    kind: ProviderKind = Field(sa_type=enum_type(ProviderKind))
+    status: ProviderStatus = Field(
+        default=ProviderStatus.PENDING, sa_type=enum_type(ProviderStatus), index=True
+    )
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    registered_at: dt.datetime = Field(sa_type=UTCDateTime)
+    approved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ProviderRegion(SQLModel, table=True):
+    """A region a provider serves."""
+
+    __tablename__ = "provider_region"
+
+    provider_id: int = Field(foreign_key="provider.id", primary_key=True)
+    region_id: int = Field(foreign_key="region.id", primary_key=True, index=True)
+
+
+class Qualification(SQLModel, table=True):
+    """A licence or certificate a provider holds (资质), with its validity."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: int = Field(foreign_key="provider.id", index=True)
+    type: str = Field(max_length=100)
+    number: str = Field(max_length=100)
+    valid_from: dt.date
+    valid_to: dt.date
+    document: str | None = Field(default=None, max_length=500)
+
+
+class User(SQLModel, table=True):
+    """An account. OFFICERs belong to a department, PROVIDERs to a provider, AUDITORs to a firm."""
+
+    __tablename__ = "user_account"
+    __journal_redact__ = ("password_hash",)
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=200)
+    role: Role = Field(sa_type=enum_type(Role))
+    password_hash: str = Field(max_length=200)
+    department_id: int | None = Field(default=None, foreign_key="department.id", index=True)
+    provider_id: int | None = Field(default=None, foreign_key="provider.id", index=True)
+    audit_firm_id: int | None = Field(default=None, foreign_key="audit_firm.id", index=True)
+    active: bool = Field(default=True)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins per email, so that every worker refuses the same brute force."""
+
+    __tablename__ = "login_throttle"
+
+    email: str = Field(max_length=254, primary_key=True)
+    failures: int = Field(default=0)
+    window_started_at: dt.datetime = Field(sa_type=UTCDateTime)
+    locked_until: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ServiceCategory(SQLModel, table=True):
+    """Education, health, elderly care...; extendable by ADMIN."""
+
+    __tablename__ = "service_category"
+
+    code: str = Field(max_length=40, primary_key=True)
+    name: str = Field(max_length=100)
+    name_en: str = Field(max_length=100)
+
+
+class ServicePackage(SQLModel, table=True):
+    """One version of a standardised service package (标准化服务包).
+
+    Editing makes a new row with the next version and leaves earlier rows as they
+    were; the latest version of a code is the one with the highest number.
+    Tenders pin the version they were made from.
+    """
+
+    __tablename__ = "service_package"
+    __table_args__ = (UniqueConstraint("code", "version", name="uq_service_package_code_version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=40, index=True)
+    version: int = Field(default=1)
+    name: str = Field(max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    category_code: str = Field(foreign_key="service_category.code", max_length=40, index=True)
+    tier: PackageTier = Field(sa_type=enum_type(PackageTier))
+    unit: str = Field(max_length=40)
+    standard: str = Field(sa_column=Column(Text, nullable=False))
+    min_unit_price: Decimal = Field(sa_type=Money)
+    max_unit_price: Decimal = Field(sa_type=Money)
+    satisfaction_weight: float = Field(default=0.4)
+    kpi_weight: float = Field(default=0.4)
+    audit_weight: float = Field(default=0.2)
+    created_at: dt.datetime = Field(sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+
+
+class PackageKpi(SQLModel, table=True):
+    """A default performance indicator of a package version (SPEC §5.2)."""
+
+    __tablename__ = "package_kpi"
+
+    id: int | None = Field(default=None, primary_key=True)
+    package_id: int = Field(foreign_key="service_package.id", index=True)
+    position: int
+    name: str = Field(max_length=200)
+    unit: str = Field(max_length=40)
+    target: float
+    direction: KpiDirection = Field(sa_type=enum_type(KpiDirection))
+    weight: float
+    source: KpiSource = Field(sa_type=enum_type(KpiSource))
+
+
+class TenderStatus(enum.Enum):
+    DRAFT = "DRAFT"
+    PUBLISHED = "PUBLISHED"
+    EVALUATING = "EVALUATING"
+    AWARD_PENDING = "AWARD_PENDING"
+    AWARDED = "AWARDED"
+    UNSUCCESSFUL = "UNSUCCESSFUL"
+    CANCELLED = "CANCELLED"
+
+
+class BidStatus(enum.Enum):
+    SUBMITTED = "SUBMITTED"
+    WITHDRAWN = "WITHDRAWN"
+    VALID = "VALID"
+    INVALID = "INVALID"
+
+
+class ChallengeDecision(enum.Enum):
+    UPHELD = "UPHELD"
+    DISMISSED = "DISMISSED"

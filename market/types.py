@@ -1,0 +1,436 @@
+"""GraphQL types of the market domain. Scalars are plain attributes; relations go through loaders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import TYPE_CHECKING, Annotated, Any
+
+import strawberry
+from strawberry import relay
+from strawberry.types import Info
+
+from core.api import Connection, context_of, encode_id
+from core.auth import Role
+from market import loaders, service
+from market import models as m
+
+if TYPE_CHECKING:
+    from contracts.types import Contract
+    from scoring.types import Certification
+
+RoleType = strawberry.enum(Role, name="Role", description="What an account may do (SPEC §2).")
+RegionKindType = strawberry.enum(m.RegionKind, name="RegionKind")
+ProviderKindType = strawberry.enum(m.ProviderKind, name="ProviderKind")
+ProviderStatusType = strawberry.enum(
+    m.ProviderStatus,
+    name="ProviderStatus",
+    description="PENDING until approved; only ACTIVE providers may bid.",
+)
+PackageTierType = strawberry.enum(
+    m.PackageTier, name="PackageTier", description="BASIC packages are guaranteed; OPTIONAL ones extra."
+)
+KpiDirectionType = strawberry.enum(m.KpiDirection, name="KpiDirection")
+KpiSourceType = strawberry.enum(
+    m.KpiSource,
+    name="KpiSource",
+    description="AUDIT: measured by the auditor; DELIVERY_RATE and COMPLAINT_RATE: computed.",
+)
+
+
+async def resolve_rows(info: Info, node_ids: Iterable[str], loader_class, present, visible) -> list[Any]:
+    """`node(id:)` for a table-backed type: load by primary key, hide what the caller may not see."""
+    ctx = context_of(info)
+    keys = [int(i) if str(i).isdigit() else 0 for i in node_ids]
+    rows = await ctx.loader(loader_class).load_many(keys)
+    return [present(row) if row is not None and visible(ctx.actor, row) else None for row in rows]
+
+
+def _public(_actor, _row) -> bool:
+    return True
+
+
+@strawberry.type(description="An administrative area (区/县/街道), urban or rural.")
+class Region(relay.Node):
+    id: relay.NodeID[int]
+    code: str = strawberry.field(description="Administrative division code, e.g. 310101.")
+    name: str
+    kind: RegionKindType
+    population: int = strawberry.field(description="Residents, for coverage per 1,000 residents.")
+    parent_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The enclosing region, if any.")
+    async def parent(self, info: Info) -> Region | None:
+        if self.parent_id is None:
+            return None
+        row = await context_of(info).loader(loaders.RegionByIdLoader).load(self.parent_id)
+        return Region.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row: m.Region) -> Region:
+        return cls(
+            id=row.id,
+            code=row.code,
+            name=row.name,
+            kind=row.kind,
+            population=row.population,
+            parent_id=row.parent_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        return await resolve_rows(info, node_ids, loaders.RegionByIdLoader, cls.from_row, _public)
+
+
+@strawberry.type(description="A purchasing department (采购人) of a local government.")
+class Department(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    region_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def region(self, info: Info) -> Region:
+        return Region.from_row(await context_of(info).loader(loaders.RegionByIdLoader).load(self.region_id))
+
+    @classmethod
+    def from_row(cls, row: m.Department) -> Department:
+        return cls(id=row.id, name=row.name, region_id=row.region_id)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        return await resolve_rows(info, node_ids, loaders.DepartmentByIdLoader, cls.from_row, _public)
+
+
+@strawberry.type(description="A third-party evaluation firm (第三方评估机构).")
+class AuditFirm(relay.Node):
+    id: relay.NodeID[int]
+    name: str
+    credit_code: str = strawberry.field(description="Unified Social Credit Code (统一社会信用代码).")
+
+    @classmethod
+    def from_row(cls, row: m.AuditFirm) -> AuditFirm:
+        return cls(id=row.id, name=row.name, credit_code=row.credit_code)
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        return await resolve_rows(info, node_ids, loaders.AuditFirmByIdLoader, cls.from_row, _public)
+
+
+@strawberry.type(description="An account. Visible to itself and to ADMINs.")
+class User(relay.Node):
+    id: relay.NodeID[int]
+    email: str
+    name: str
+    role: RoleType
+    department_id: strawberry.Private[int | None]
+    provider_id: strawberry.Private[int | None]
+    audit_firm_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The department of an OFFICER (or EVALUATOR, when set).")
+    async def department(self, info: Info) -> Department | None:
+        if self.department_id is None:
+            return None
+        row = await context_of(info).loader(loaders.DepartmentByIdLoader).load(self.department_id)
+        return Department.from_row(row)
+
+    @strawberry.field(description="The provider a PROVIDER account works for.")
+    async def provider(self, info: Info) -> Provider | None:
+        if self.provider_id is None:
+            return None
+        row = await context_of(info).loader(loaders.ProviderByIdLoader).load(self.provider_id)
+        return Provider.from_row(row)
+
+    @strawberry.field(description="The audit firm of an AUDITOR account.")
+    async def audit_firm(self, info: Info) -> AuditFirm | None:
+        if self.audit_firm_id is None:
+            return None
+        row = await context_of(info).loader(loaders.AuditFirmByIdLoader).load(self.audit_firm_id)
+        return AuditFirm.from_row(row)
+
+    @classmethod
+    def from_row(cls, row: m.User) -> User:
+        return cls(
+            id=row.id,
+            email=row.email,
+            name=row.name,
+            role=row.role,
+            department_id=row.department_id,
+            provider_id=row.provider_id,
+            audit_firm_id=row.audit_firm_id,
+        )
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        return await resolve_rows(info, node_ids, loaders.UserByIdLoader, cls.from_row, service.can_see_user)
+
+
+@strawberry.type(description="A kind of public service: education, health, elderly care...")
+class ServiceCategory:
+    code: str = strawberry.field(description="Stable code, e.g. ELDERLY_CARE; used as `category`.")
+    name: str = strawberry.field(description="Chinese name.")
+    name_en: str
+
+    @classmethod
+    def from_row(cls, row: m.ServiceCategory) -> ServiceCategory:
+        return cls(code=row.code, name=row.name, name_en=row.name_en)
+
+
+@strawberry.type(description="A performance indicator (SPEC §5.2).")
+class Kpi:
+    id: strawberry.ID
+    name: str
+    unit: str = strawberry.field(description="Unit of the measured value, e.g. %, minutes.")
+    target: float
+    direction: KpiDirectionType
+    weight: float = strawberry.field(description="Share of the KPI score; a set of KPIs sums to 1.")
+    source: KpiSourceType
+
+    @classmethod
+    def from_row(cls, row: m.PackageKpi) -> Kpi:
+        return cls(
+            id=strawberry.ID(encode_id("Kpi", row.id)),
+            name=row.name,
+            unit=row.unit,
+            target=row.target,
+            direction=row.direction,
+            weight=row.weight,
+            source=row.source,
+        )
+
+
+@strawberry.type(
+    description="One version of a standardised service package (标准化服务包). "
+    "Editing a package makes a new version; earlier versions stay readable."
+)
+class ServicePackage(relay.Node):
+    id: relay.NodeID[int]
+    code: str = strawberry.field(description="Stable across versions, e.g. ELDER-HOME-VISIT.")
+    version: int = strawberry.field(description="1 for the first version, +1 per edit.")
+    name: str = strawberry.field(description="Chinese name.")
+    name_en: str | None = strawberry.field(description="English name.")
+    category: str = strawberry.field(description="Code of the service category.")
+    tier: PackageTierType
+    unit: str = strawberry.field(description='The unit priced and delivered, e.g. "visit".')
+    standard: str = strawberry.field(description="The service standard (服务标准) providers must meet.")
+    min_unit_price: Decimal = strawberry.field(description="Reference unit price range, CNY: lower end.")
+    max_unit_price: Decimal = strawberry.field(description="Reference unit price range, CNY: upper end.")
+    satisfaction_weight: float = strawberry.field(description="Default w_S of contract scoring (≥ 0.30).")
+    kpi_weight: float = strawberry.field(description="Default w_K of contract scoring.")
+    audit_weight: float = strawberry.field(description="Default w_A of contract scoring.")
+    created_at: dt.datetime = strawberry.field(description="When this version was made.")
+
+    @strawberry.field(description="Default KPI templates, in order.")
+    async def kpis(self, info: Info) -> list[Kpi]:
+        rows = await context_of(info).loader(loaders.KpisByPackageLoader).load(self.id)
+        return [Kpi.from_row(row) for row in rows]
+
+    @strawberry.field(name="categoryDetails", description="The service category, with its names.")
+    async def category_details(self, info: Info) -> ServiceCategory:
+        row = await context_of(info).loader(loaders.CategoryByCodeLoader).load(self.category)
+        return ServiceCategory.from_row(row)
+
+    @classmethod
+    def from_row(cls, row: m.ServicePackage) -> ServicePackage:
+        return cls(
+            id=row.id,
+            code=row.code,
+            version=row.version,
+            name=row.name,
+            name_en=row.name_en,
+            category=row.category_code,
+            tier=row.tier,
+            unit=row.unit,
+            standard=row.standard,
+            min_unit_price=row.min_unit_price,
+            max_unit_price=row.max_unit_price,
+            satisfaction_weight=row.satisfaction_weight,
+            kpi_weight=row.kpi_weight,
+            audit_weight=row.audit_weight,
+            created_at=row.created_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        return await resolve_rows(info, node_ids, loaders.ServicePackageByIdLoader, cls.from_row, _public)
+
+
+@strawberry.type(description="A licence or certificate a provider holds (资质).")
+class Qualification:
+    id: strawberry.ID
+    type: str = strawberry.field(description="What it certifies, as named in tenders' requirements.")
+    number: str
+    valid_from: dt.date
+    valid_to: dt.date = strawberry.field(description="Last day of validity.")
+    document: str | None = strawberry.field(description="Reference to the scanned document.")
+
+    @classmethod
+    def from_row(cls, row: m.Qualification) -> Qualification:
+        return cls(
+            id=strawberry.ID(encode_id("Qualification", row.id)),
+            type=row.type,
+            number=row.number,
+            valid_from=row.valid_from,
+            valid_to=row.valid_to,
+            document=row.document,
+        )
+
+
+@strawberry.type(
+    description="A company or social organisation that delivers services. Public once approved; "
+    "PENDING providers are seen only by officers, admins and their own staff."
+)
+class Provider(relay.Node):
+    id: relay.NodeID[int]
+    legal_name: str
+    credit_code: str = strawberry.field(description="Unified Social Credit Code (统一社会信用代码).")
+    kind: ProviderKindType
+    status: ProviderStatusType
+    status_reason: str | None = strawberry.field(description="Why it was suspended or debarred.")
+    registered_at: dt.datetime
+
+    @strawberry.field(description="Licences and certificates, latest expiry first.")
+    async def qualifications(self, info: Info) -> list[Qualification]:
+        rows = await context_of(info).loader(loaders.QualificationsByProviderLoader).load(self.id)
+        return [Qualification.from_row(row) for row in rows]
+
+    @strawberry.field(description="Regions the provider serves.")
+    async def regions(self, info: Info) -> list[Region]:
+        rows = await context_of(info).loader(loaders.RegionsByProviderLoader).load(self.id)
+        return [Region.from_row(row) for row in rows]
+
+    @strawberry.field(description="The current certificate, null before the first certification run.")
+    async def certification(
+        self, info: Info
+    ) -> Annotated[Certification, strawberry.lazy("scoring.types")] | None:
+        from scoring.types import current_certification
+
+        return await current_certification(info, provider_id=self.id)
+
+    @classmethod
+    def from_row(cls, row: m.Provider) -> Provider:
+        return cls(
+            id=row.id,
+            legal_name=row.legal_name,
+            credit_code=row.credit_code,
+            kind=row.kind,
+            status=row.status,
+            status_reason=row.status_reason,
+            registered_at=row.registered_at,
+        )
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        return await resolve_rows(
+            info, node_ids, loaders.ProviderByIdLoader, cls.from_row, service.can_see_provider
+        )
+
+
+ServicePackageConnection = Connection[ServicePackage]
+ProviderConnection = Connection[Provider]
+
+
+__all__ = [
+    "AuditFirm",
+    "Department",
+    "Kpi",
+    "Provider",
+    "ProviderConnection",
+    "Qualification",
+    "Region",
+    "ServiceCategory",
+    "ServicePackage",
+    "ServicePackageConnection",
+    "User",
+]
+
+
+# ---------------------------------------------------------------- tenders (SPEC §4)
+# The types of the purchasing lifecycle; their rules and tables come with the tender issue.
+
+TenderStatusType = strawberry.enum(
+    m.TenderStatus,
+    name="TenderStatus",
+    description="DRAFT → PUBLISHED → EVALUATING → AWARD_PENDING → AWARDED, or UNSUCCESSFUL / CANCELLED.",
+)
+BidStatusType = strawberry.enum(m.BidStatus, name="BidStatus")
+ChallengeDecisionType = strawberry.enum(m.ChallengeDecision, name="ChallengeDecision")
+
+
+@strawberry.type(description="A call for bids for a quantity of one package version in one region.")
+class Tender(relay.Node):
+    id: relay.NodeID[int]
+    title: str
+    status: TenderStatusType
+    package: ServicePackage
+    region: Region
+    quantity: int = strawberry.field(description="Units bought over the whole contract.")
+    periods: int = strawberry.field(description="Number of payment periods.")
+    period_months: int
+    start_date: dt.date
+    max_unit_price: Decimal = strawberry.field(description="Ceiling unit price (最高限价), CNY.")
+    bid_deadline: dt.datetime
+    min_valid_bids: int
+    price_weight: float
+    quality_weight: float
+    record_weight: float
+    required_qualifications: list[str]
+    bids: list[Bid] = strawberry.field(
+        description="Empty until the bids are opened, and for callers not entitled to see them."
+    )
+    challenge_deadline: dt.datetime | None
+    award: Award | None
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        return [None for _ in node_ids]
+
+
+@strawberry.type(description="Proof of a sealed bid (投标回执): SHA-256 of its canonical content.")
+class BidReceipt:
+    sha256: str
+    submitted_at: dt.datetime
+
+
+@strawberry.type(description="A provider's sealed offer. Nobody but its provider sees it before opening.")
+class Bid(relay.Node):
+    id: relay.NodeID[int]
+    tender: Tender
+    provider: Provider
+    status: BidStatusType
+    unit_price: Decimal
+    proposal: str
+    receipt: BidReceipt
+    abnormally_low: bool
+    invalid_reason: str | None
+    price_score: float | None
+    quality_score: float | None
+    record_score: float | None
+    total_score: float | None
+    rank: int | None
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        return [None for _ in node_ids]
+
+
+@strawberry.type(description="The recommended or final award of a tender.")
+class Award:
+    bid: Bid
+    finalized_at: dt.datetime | None
+    contract: Annotated[Contract, strawberry.lazy("contracts.types")] | None
+
+
+@strawberry.type(description="A bidder's challenge (质疑) of a recommended award.")
+class Challenge(relay.Node):
+    id: relay.NodeID[int]
+    tender: Tender
+    reason: str
+    decision: ChallengeDecisionType | None
+
+    @classmethod
+    async def resolve_nodes(cls, *, info, node_ids, required=False):
+        return [None for _ in node_ids]
+
+
+TenderConnection = Connection[Tender]

@@ -1,0 +1,1 @@
+"""Scorecards, tiered payments, payout backends and the star certification."""

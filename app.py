@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import logging
 import sys
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import strawberry
@@ -169,7 +170,9 @@ def create_app(
     async def home(_request: Request) -> RedirectResponse:
         return RedirectResponse("/graphql")
 
-    async def shutdown() -> None:
+    @asynccontextmanager
+    async def lifespan(_app):
+        yield
         if engine is not None:
             await engine.dispose()
 
@@ -179,7 +182,7 @@ def create_app(
             Route("/healthz", health),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
         ],
-        on_shutdown=[shutdown],
+        lifespan=lifespan,
     )
 
 
@@ -247,7 +250,7 @@ def user_create(
 
     async def work(session):
         # The command line acts with the operator's authority, as a system ADMIN.
-        operator = Actor(user_id=0, role=Role.ADMIN)
+        operator = Actor(user_id=None, role=Role.ADMIN)
         user = await market_service.create_user(
             session=session,
             actor=operator,

@@ -260,9 +260,9 @@ class ContextLoader(DataLoader):
 
     async def _load(self, keys: list[Any]) -> list[Any]:
         async with self.ctx.db() as session:
-            return await self.batch(session, keys)
+            return await self.load_batch(session, keys)
 
-    async def batch(self, session: AsyncSession, keys: list[Any]) -> list[Any]:
+    async def load_batch(self, session: AsyncSession, keys: list[Any]) -> list[Any]:
         raise NotImplementedError
 
 

@@ -72,7 +72,7 @@ def read_token(token: str, *, secret_key: str, now: dt.datetime) -> int:
 class Actor:
     """The authenticated user behind a request, or None for anonymous callers."""
 
-    user_id: int
+    user_id: int | None  # None: the platform operator acting from the command line
     role: Role
     department_id: int | None = None
     provider_id: int | None = None

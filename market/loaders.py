@@ -12,7 +12,7 @@ from market import service
 class _RowByIdLoader(ContextLoader):
     model: type
 
-    async def batch(self, session, keys):
+    async def load_batch(self, session, keys):
         rows = (await session.scalars(select(self.model).where(self.model.id.in_(keys)))).all()
         return by_key(rows, keys, lambda row: row.id)
 
@@ -42,7 +42,7 @@ class ServicePackageByIdLoader(_RowByIdLoader):
 
 
 class QualificationsByProviderLoader(ContextLoader):
-    async def batch(self, session, keys):
+    async def load_batch(self, session, keys):
         rows = (
             await session.scalars(
                 select(m.Qualification)
@@ -54,7 +54,7 @@ class QualificationsByProviderLoader(ContextLoader):
 
 
 class RegionsByProviderLoader(ContextLoader):
-    async def batch(self, session, keys):
+    async def load_batch(self, session, keys):
         rows = (
             await session.execute(
                 select(m.ProviderRegion.provider_id, m.Region)
@@ -68,13 +68,13 @@ class RegionsByProviderLoader(ContextLoader):
 
 
 class KpisByPackageLoader(ContextLoader):
-    async def batch(self, session, keys):
+    async def load_batch(self, session, keys):
         rows = await service.package_kpis(session=session, package_ids=keys)
         return group_by_key(rows, keys, lambda row: row.package_id)
 
 
 class CategoryByCodeLoader(ContextLoader):
-    async def batch(self, session, keys):
+    async def load_batch(self, session, keys):
         rows = (
             await session.scalars(select(m.ServiceCategory).where(m.ServiceCategory.code.in_(keys)))
         ).all()

@@ -1,0 +1,50 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export DATABASE_URL ?= sqlite:///var/market.db
+
+.PHONY: run test test-sqlite test-postgres lint check schema bench clean
+
+# Installed once, again whenever pyproject.toml changes.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(BIN)/.installed
+	$(BIN)/market db upgrade
+	$(BIN)/market demo load --if-empty
+	$(BIN)/market serve --host $(HOST) --port $(PORT)
+
+# The whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set.
+test: $(BIN)/.installed test-sqlite
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
+	else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
+
+test-sqlite: $(BIN)/.installed
+	env -u TEST_DATABASE_URL $(BIN)/pytest -q
+
+test-postgres: $(BIN)/.installed
+	$(BIN)/pytest -q
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Models and migrations agree (run against DATABASE_URL after upgrading it).
+check: $(BIN)/.installed
+	$(BIN)/market db upgrade
+	$(BIN)/alembic check
+
+schema: $(BIN)/.installed
+	$(BIN)/market schema export
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

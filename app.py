@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import sys
 from contextlib import asynccontextmanager
+from functools import lru_cache
 from pathlib import Path
 
 import strawberry
@@ -64,6 +65,12 @@ def _should_mask(error: GraphQLError) -> bool:
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or get_settings()
+    return _build_schema(settings.introspection_enabled, settings.timezone)
+
+
+@lru_cache(maxsize=8)
+def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
+    settings = Settings(graphql_introspection=introspection, timezone=timezone)
     extensions = [
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),

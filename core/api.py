@@ -162,6 +162,20 @@ def decode_id(value: str, type_name: str | Sequence[str], *, field: Sequence[str
     return pk
 
 
+async def resolve_node(info: Info, global_id: str) -> relay.Node | None:
+    """`node(id:)`: the type named in the ID loads it, and hides it when the caller may not see it."""
+    try:
+        type_name, pk = relay.from_base64(str(global_id))
+    except (ValueError, TypeError, binascii.Error, relay.GlobalIDValueError):
+        return None
+    definition = info.schema.get_type_by_name(type_name)
+    origin = getattr(definition, "origin", None)
+    if not (isinstance(origin, type) and issubclass(origin, relay.Node)):
+        return None
+    nodes = await origin.resolve_nodes(info=info, node_ids=[pk], required=False)
+    return next(iter(nodes), None)
+
+
 def decode_ids(values: Sequence[str], type_name: str, *, field: Sequence[str]) -> list[int]:
     return [decode_id(v, type_name, field=[*field, str(i)]) for i, v in enumerate(values)]
 

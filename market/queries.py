@@ -10,7 +10,16 @@ from strawberry import relay
 from strawberry.types import Info
 
 from core import clock
-from core.api import Page, connection, context_of, decode_id, page_size, paginate, query_errors
+from core.api import (
+    Page,
+    connection,
+    context_of,
+    decode_id,
+    page_size,
+    paginate,
+    query_errors,
+    resolve_node,
+)
 from market import loaders, service
 from market.types import (
     AuditFirm,
@@ -33,7 +42,9 @@ from market.types import (
 
 @strawberry.type
 class Query:
-    node: relay.Node | None = relay.node(description="Any object by its global ID; null if hidden.")
+    @strawberry.field(description="Any object by its global ID; null when unknown or hidden from the caller.")
+    async def node(self, info: Info, id: strawberry.ID) -> relay.Node | None:
+        return await resolve_node(info, id)
 
     @strawberry.field(description="The logged-in account, or null for anonymous callers.")
     async def me(self, info: Info) -> User | None:

@@ -15,19 +15,24 @@ os.environ["MARKET_TEST_CLOCK"] = "1"
 os.environ["SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 os.environ.pop("GRAPHQL_INTROSPECTION", None)
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
-from sqlalchemy import create_engine as create_sync_engine  # noqa: E402
-from sqlalchemy import event, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker  # noqa: E402
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-import app as application  # noqa: E402
-from core.auth import Actor, Role  # noqa: E402
-from core.db import create_engine, sync_url  # noqa: E402
-from core.settings import get_settings  # noqa: E402
+import app as application
+from core import auth
+from core.auth import Actor, Role
+from core.db import create_engine, sync_url
+from core.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Cheap password hashes in tests: production parameters cost ~50 ms per hash.
+auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 
 def _create_postgres_database(base_url: str) -> tuple[str, callable]:
@@ -130,14 +135,20 @@ class Api:
 
     async def __call__(self, query: str, variables: dict | None = None, *, token: str | None = None) -> dict:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        response = await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
+        )
         assert response.status_code == 200, response.text
         body = response.json()
         assert "errors" not in body, body["errors"]
         return body["data"]
 
-    async def raw(self, query: str, variables: dict | None = None, *, headers: dict | None = None) -> httpx.Response:
-        return await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers or {})
+    async def raw(
+        self, query: str, variables: dict | None = None, *, headers: dict | None = None
+    ) -> httpx.Response:
+        return await self.client.post(
+            "/graphql", json={"query": query, "variables": variables or {}}, headers=headers or {}
+        )
 
     async def login(self, email: str, password: str) -> str:
         data = await self(
@@ -155,3 +166,16 @@ async def api(sessionmaker) -> AsyncIterator[Api]:
     transport = httpx.ASGITransport(app=asgi)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield Api(client)
+
+
+@pytest.fixture
+def login_as(session, api):
+    """`await login_as(Role.OFFICER)` creates an account of that role and returns (token, user)."""
+    from tests import factories
+
+    async def make(role: Role, **links):
+        user = await factories.user(session, role, **links)
+        await session.commit()
+        return await api.login(user.email, factories.PASSWORD), user
+
+    return make

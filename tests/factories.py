@@ -87,7 +87,9 @@ async def provider(session, *, status=m.ProviderStatus.ACTIVE, regions=None, ema
     if status != m.ProviderStatus.PENDING:
         await service.approve_provider(session=session, actor=ADMIN, provider_id=provider_row.id)
     if status == m.ProviderStatus.SUSPENDED:
-        await service.suspend_provider(session=session, actor=ADMIN, provider_id=provider_row.id, reason="test")
+        await service.suspend_provider(
+            session=session, actor=ADMIN, provider_id=provider_row.id, reason="test"
+        )
     if status == m.ProviderStatus.DEBARRED:
         await service.debar_provider(session=session, actor=ADMIN, provider_id=provider_row.id, reason="test")
     return provider_row
@@ -108,8 +110,12 @@ async def qualification(session, provider_row, *, type="养老机构设立许可
 def kpi_specs() -> list[service.KpiSpec]:
     return [
         service.KpiSpec("按时上门率", "%", 95, m.KpiDirection.HIGHER_IS_BETTER, 0.5, m.KpiSource.AUDIT),
-        service.KpiSpec("服务完成率", "%", 100, m.KpiDirection.HIGHER_IS_BETTER, 0.3, m.KpiSource.DELIVERY_RATE),
-        service.KpiSpec("有效投诉率", "per 100", 1, m.KpiDirection.LOWER_IS_BETTER, 0.2, m.KpiSource.COMPLAINT_RATE),
+        service.KpiSpec(
+            "服务完成率", "%", 100, m.KpiDirection.HIGHER_IS_BETTER, 0.3, m.KpiSource.DELIVERY_RATE
+        ),
+        service.KpiSpec(
+            "有效投诉率", "per 100", 1, m.KpiDirection.LOWER_IS_BETTER, 0.2, m.KpiSource.COMPLAINT_RATE
+        ),
     ]
 
 

@@ -1,0 +1,59 @@
+"""Project conventions: graphql-core is not shadowed, the exported schema is current and keeps the contract."""
+
+from pathlib import Path
+
+import graphql
+from graphql import BreakingChangeType, build_schema, find_breaking_changes
+
+import app
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = ROOT.parent / "shared" / "api" / "contract.graphql"
+
+# Mutations of the contract that later issues build (tenders, deliveries, scoring).
+NOT_YET_BUILT = {
+    "createTender", "publishTender", "cancelTender", "submitBid", "withdrawBid", "openBids",
+    "declareConflicts", "scoreBid", "justifyBid", "decideJustification", "recommendAward",
+    "fileChallenge", "decideChallenge", "finalizeAward", "assignAuditFirm", "recordDelivery",
+    "disputeDelivery", "rateDelivery", "fileComplaint", "respondComplaint", "resolveComplaint",
+    "createAudit", "recordKpiValue", "addAuditCheck", "markDeliveryFalse", "submitAudit",
+    "appealAudit", "decideAppeal", "finalizePeriod", "approvePayment", "sendPayment",
+    "runCertification",
+}  # fmt: skip
+
+
+def test_graphql_import_is_graphql_core_not_the_project_folder():
+    assert not Path(graphql.__file__).resolve().is_relative_to(ROOT / "graphql")
+    assert "site-packages" in graphql.__file__
+
+
+def test_graphql_folder_holds_no_python():
+    assert not list((ROOT / "graphql").rglob("*.py"))
+
+
+def test_exported_schema_is_current():
+    checked_in = (ROOT / "graphql" / "schema.graphql").read_text(encoding="utf-8")
+    assert checked_in == app.export_schema(), "run `make schema` and commit graphql/schema.graphql"
+
+
+def test_schema_keeps_the_contract():
+    contract = build_schema(CONTRACT.read_text(encoding="utf-8"))
+    exported = build_schema((ROOT / "graphql" / "schema.graphql").read_text(encoding="utf-8"))
+    breaking = [
+        change
+        for change in find_breaking_changes(contract, exported)
+        if not (
+            change.type == BreakingChangeType.FIELD_REMOVED
+            and change.description.removeprefix("Field Mutation.").removesuffix(" was removed.")
+            in NOT_YET_BUILT
+        )
+    ]
+    assert breaking == [], [c.description for c in breaking]
+
+
+def test_every_contract_type_and_query_exists():
+    contract = build_schema(CONTRACT.read_text(encoding="utf-8"))
+    exported = app.build_schema().as_str()
+    schema = build_schema(exported)
+    assert set(contract.type_map) <= set(schema.type_map)
+    assert set(contract.query_type.fields) <= set(schema.query_type.fields)

@@ -70,7 +70,6 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
 @lru_cache(maxsize=8)
 def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
-    settings = Settings(graphql_introspection=introspection, timezone=timezone)
     extensions = [
         lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
@@ -79,7 +78,7 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         lambda: MaskErrors(should_mask_error=_should_mask),
     ]
-    if not settings.introspection_enabled:
+    if not introspection:
         extensions.append(DisableIntrospection)
     query = merge_types("Query", (market.queries.Query, contracts.queries.Query, scoring.queries.Query))
     return strawberry.Schema(
@@ -91,10 +90,8 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
             *scoring.mutations.CONTRACT_TYPES,
         ],
         extensions=extensions,
-        config=StrawberryConfig(
-            relay_max_results=100, disable_field_suggestions=not settings.introspection_enabled
-        ),
-        scalar_overrides={dt.datetime: datetime_scalar(settings)},
+        config=StrawberryConfig(relay_max_results=100, disable_field_suggestions=not introspection),
+        scalar_overrides={dt.datetime: datetime_scalar(timezone)},
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
+from zoneinfo import ZoneInfo
 
 import dateutil.parser
 import strawberry
@@ -295,9 +296,9 @@ def group_by_key(rows: Sequence[Any], keys: Sequence[Any], key: Callable[[Any], 
 # ---------------------------------------------------------------- scalars
 
 
-def datetime_scalar(settings: Settings):
+def datetime_scalar(timezone: str):
     """DateTime shown in the deployment's time zone, with its offset; inputs need an offset."""
-    zone = settings.zone
+    zone = ZoneInfo(timezone)
 
     def serialize(value: dt.datetime) -> str:
         return value.astimezone(zone).isoformat()

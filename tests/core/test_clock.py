@@ -57,7 +57,11 @@ async def test_the_clock_only_moves_forward(api, login_as):
     for seconds in (0, -60):
         result = (await api(ADVANCE, {"s": seconds}, token=token))["advanceClock"]
         assert result["errors"] == [
-            {"field": ["seconds"], "code": "INVALID", "message": "the clock only moves forward: seconds must be above 0"}
+            {
+                "field": ["seconds"],
+                "code": "INVALID",
+                "message": "the clock only moves forward: seconds must be above 0",
+            }
         ]
 
 

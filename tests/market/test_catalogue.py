@@ -31,8 +31,22 @@ def _input(**overrides):
         "minUnitPrice": "60.00",
         "maxUnitPrice": "120.00",
         "kpis": [
-            {"name": "按时上门率", "unit": "%", "target": 95, "direction": "HIGHER_IS_BETTER", "weight": 0.7, "source": "AUDIT"},
-            {"name": "有效投诉率", "unit": "per 100", "target": 1, "direction": "LOWER_IS_BETTER", "weight": 0.3, "source": "COMPLAINT_RATE"},
+            {
+                "name": "按时上门率",
+                "unit": "%",
+                "target": 95,
+                "direction": "HIGHER_IS_BETTER",
+                "weight": 0.7,
+                "source": "AUDIT",
+            },
+            {
+                "name": "有效投诉率",
+                "unit": "per 100",
+                "target": 1,
+                "direction": "LOWER_IS_BETTER",
+                "weight": 0.3,
+                "source": "COMPLAINT_RATE",
+            },
         ],
     }
     return {**values, **overrides}
@@ -43,7 +57,11 @@ async def test_officer_creates_version_one(api, login_as):
     payload = (await api(CREATE, {"i": _input()}, token=token))["createServicePackage"]
     assert payload["errors"] == []
     package = payload["servicePackage"]
-    assert (package["code"], package["version"], package["category"]) == ("ELDER-HOME-VISIT", 1, "ELDERLY_CARE")
+    assert (package["code"], package["version"], package["category"]) == (
+        "ELDER-HOME-VISIT",
+        1,
+        "ELDERLY_CARE",
+    )
     assert (package["minUnitPrice"], package["maxUnitPrice"]) == ("60.00", "120.00")
     assert [k["weight"] for k in package["kpis"]] == [0.7, 0.3]
     assert package["satisfactionWeight"] == 0.4
@@ -52,21 +70,45 @@ async def test_officer_creates_version_one(api, login_as):
 async def test_an_edit_makes_version_two_and_leaves_version_one_unchanged(api, login_as):
     token, _ = await login_as(Role.OFFICER)
     v1 = (await api(CREATE, {"i": _input()}, token=token))["createServicePackage"]["servicePackage"]
-    new_kpis = [{"name": "满意度", "unit": "%", "target": 90, "direction": "HIGHER_IS_BETTER", "weight": 1.0, "source": "AUDIT"}]
+    new_kpis = [
+        {
+            "name": "满意度",
+            "unit": "%",
+            "target": 90,
+            "direction": "HIGHER_IS_BETTER",
+            "weight": 1.0,
+            "source": "AUDIT",
+        }
+    ]
     edit = {"maxUnitPrice": "135.50", "standard": "Two and a half hours.", "kpis": new_kpis}
-    v2 = (await api(UPDATE, {"id": v1["id"], "i": edit}, token=token))["updateServicePackage"]["servicePackage"]
+    v2 = (await api(UPDATE, {"id": v1["id"], "i": edit}, token=token))["updateServicePackage"][
+        "servicePackage"
+    ]
     assert (v2["code"], v2["version"]) == (v1["code"], 2)
     assert v2["id"] != v1["id"]
-    assert (v2["maxUnitPrice"], v2["standard"], v2["kpis"][0]["name"]) == ("135.50", "Two and a half hours.", "满意度")
+    assert (v2["maxUnitPrice"], v2["standard"], v2["kpis"][0]["name"]) == (
+        "135.50",
+        "Two and a half hours.",
+        "满意度",
+    )
     assert v2["name"] == v1["name"] and v2["minUnitPrice"] == v1["minUnitPrice"]
 
-    v1_again = (await api(f'query($id: ID!) {{ node(id: $id) {{ ... on ServicePackage {{ {PACKAGE} }} }} }}', {"id": v1["id"]}))["node"]
+    v1_again = (
+        await api(
+            f"query($id: ID!) {{ node(id: $id) {{ ... on ServicePackage {{ {PACKAGE} }} }} }}",
+            {"id": v1["id"]},
+        )
+    )["node"]
     assert v1_again == v1
 
     # The catalogue lists the latest version; all versions on request.
-    latest = await api('{ servicePackages(code: "ELDER-HOME-VISIT") { totalCount edges { node { version } } } }')
+    latest = await api(
+        '{ servicePackages(code: "ELDER-HOME-VISIT") { totalCount edges { node { version } } } }'
+    )
     assert [e["node"]["version"] for e in latest["servicePackages"]["edges"]] == [2]
-    every = await api('{ servicePackages(code: "ELDER-HOME-VISIT", allVersions: true) { edges { node { version } } } }')
+    every = await api(
+        '{ servicePackages(code: "ELDER-HOME-VISIT", allVersions: true) { edges { node { version } } } }'
+    )
     assert [e["node"]["version"] for e in every["servicePackages"]["edges"]] == [1, 2]
 
     # Only the latest version can be edited.
@@ -84,7 +126,9 @@ async def test_min_price_above_max_is_invalid(api, login_as):
 async def test_an_edit_that_breaks_a_rule_makes_no_version(api, login_as):
     token, _ = await login_as(Role.OFFICER)
     v1 = (await api(CREATE, {"i": _input()}, token=token))["createServicePackage"]["servicePackage"]
-    bad = (await api(UPDATE, {"id": v1["id"], "i": {"minUnitPrice": "500.00"}}, token=token))["updateServicePackage"]
+    bad = (await api(UPDATE, {"id": v1["id"], "i": {"minUnitPrice": "500.00"}}, token=token))[
+        "updateServicePackage"
+    ]
     assert [(e["code"], e["field"]) for e in bad["errors"]] == [("INVALID", ["input", "minUnitPrice"])]
     every = await api('{ servicePackages(code: "ELDER-HOME-VISIT", allVersions: true) { totalCount } }')
     assert every["servicePackages"]["totalCount"] == 1
@@ -117,9 +161,16 @@ async def test_kpi_templates_are_checked(api, login_as):
 async def test_prices_have_at_most_two_decimals_and_satisfaction_weighs_at_least_30_percent(api, login_as):
     token, _ = await login_as(Role.OFFICER)
     payload = (
-        await api(CREATE, {"i": _input(minUnitPrice="60.005", satisfactionWeight=0.2, kpiWeight=0.6, auditWeight=0.2)}, token=token)
+        await api(
+            CREATE,
+            {"i": _input(minUnitPrice="60.005", satisfactionWeight=0.2, kpiWeight=0.6, auditWeight=0.2)},
+            token=token,
+        )
     )["createServicePackage"]
-    assert {tuple(e["field"]) for e in payload["errors"]} == {("input", "minUnitPrice"), ("input", "satisfactionWeight")}
+    assert {tuple(e["field"]) for e in payload["errors"]} == {
+        ("input", "minUnitPrice"),
+        ("input", "satisfactionWeight"),
+    }
 
 
 async def test_duplicate_code_and_unknown_category(api, login_as):
@@ -127,23 +178,40 @@ async def test_duplicate_code_and_unknown_category(api, login_as):
     assert (await api(CREATE, {"i": _input()}, token=token))["createServicePackage"]["errors"] == []
     again = (await api(CREATE, {"i": _input()}, token=token))["createServicePackage"]["errors"]
     assert [(e["code"], e["field"]) for e in again] == [("ALREADY_EXISTS", ["input", "code"])]
-    unknown = (await api(CREATE, {"i": _input(code="X1", category="SPACE_TRAVEL")}, token=token))["createServicePackage"]["errors"]
+    unknown = (await api(CREATE, {"i": _input(code="X1", category="SPACE_TRAVEL")}, token=token))[
+        "createServicePackage"
+    ]["errors"]
     assert [(e["code"], e["field"]) for e in unknown] == [("NOT_FOUND", ["input", "category"])]
 
 
 async def test_catalogue_filters_and_pages(session, api):
     for i in range(5):
         await factories.package(session, code=f"CARE-{i}")
-    await factories.package(session, code="CHECKUP", category="HEALTH", name="社区健康体检", name_en="Health check-up")
+    await factories.package(
+        session, code="CHECKUP", category="HEALTH", name="社区健康体检", name_en="Health check-up"
+    )
     await session.commit()
-    health = await api('{ servicePackages(category: "health") { totalCount edges { node { code categoryDetails { nameEn } } } } }')
-    assert health["servicePackages"]["edges"] == [{"node": {"code": "CHECKUP", "categoryDetails": {"nameEn": "Health"}}}]
+    health = await api(
+        '{ servicePackages(category: "health") { totalCount edges { node { code categoryDetails { nameEn } } } } }'
+    )
+    assert health["servicePackages"]["edges"] == [
+        {"node": {"code": "CHECKUP", "categoryDetails": {"nameEn": "Health"}}}
+    ]
     found = await api('{ servicePackages(search: "check-up") { edges { node { code } } } }')
     assert [e["node"]["code"] for e in found["servicePackages"]["edges"]] == ["CHECKUP"]
 
-    first = (await api('{ servicePackages(first: 4, category: "ELDERLY_CARE") { totalCount pageInfo { hasNextPage endCursor } edges { node { code } } } }'))["servicePackages"]
+    first = (
+        await api(
+            '{ servicePackages(first: 4, category: "ELDERLY_CARE") { totalCount pageInfo { hasNextPage endCursor } edges { node { code } } } }'
+        )
+    )["servicePackages"]
     assert first["totalCount"] == 5 and first["pageInfo"]["hasNextPage"]
-    rest = (await api('query($a: String) { servicePackages(first: 4, after: $a, category: "ELDERLY_CARE") { pageInfo { hasNextPage hasPreviousPage } edges { node { code } } } }', {"a": first["pageInfo"]["endCursor"]}))["servicePackages"]
+    rest = (
+        await api(
+            'query($a: String) { servicePackages(first: 4, after: $a, category: "ELDERLY_CARE") { pageInfo { hasNextPage hasPreviousPage } edges { node { code } } } }',
+            {"a": first["pageInfo"]["endCursor"]},
+        )
+    )["servicePackages"]
     codes = [e["node"]["code"] for e in first["edges"] + rest["edges"]]
     assert codes == [f"CARE-{i}" for i in range(5)]
     assert rest["pageInfo"] == {"hasNextPage": False, "hasPreviousPage": True}
@@ -160,8 +228,12 @@ async def test_first_is_capped_at_100(api):
 async def test_only_admins_add_categories_and_new_categories_can_be_used(session, api, login_as):
     token, _ = await login_as(Role.ADMIN)
     document = f'mutation {{ createServiceCategory(input: {{code: "rural_sanitation", name: "农村环卫", nameEn: "Rural sanitation"}}) {{ serviceCategory {{ code }} {ERRORS} }} }}'
-    assert (await api(document, token=token))["createServiceCategory"]["serviceCategory"] == {"code": "RURAL_SANITATION"}
-    package = (await api(CREATE, {"i": _input(category="RURAL_SANITATION")}, token=token))["createServicePackage"]
+    assert (await api(document, token=token))["createServiceCategory"]["serviceCategory"] == {
+        "code": "RURAL_SANITATION"
+    }
+    package = (await api(CREATE, {"i": _input(category="RURAL_SANITATION")}, token=token))[
+        "createServicePackage"
+    ]
     assert package["errors"] == []
 
 
@@ -176,7 +248,12 @@ def test_weights_that_sum_to_one_pass_and_others_fail(parts):
     check = Validator()
     service.check_kpis(check, specs, field=["kpis"])
     assert check.problems == []
-    skewed = [*specs[:-1], service.KpiSpec("last", "%", 90, m.KpiDirection.HIGHER_IS_BETTER, weights[-1] * 0.9 + 0.0001, m.KpiSource.AUDIT)]
+    skewed = [
+        *specs[:-1],
+        service.KpiSpec(
+            "last", "%", 90, m.KpiDirection.HIGHER_IS_BETTER, weights[-1] * 0.9 + 0.0001, m.KpiSource.AUDIT
+        ),
+    ]
     check = Validator()
     service.check_kpis(check, skewed, field=["kpis"])
     if abs(sum(k.weight for k in skewed) - 1) > 1e-6:
@@ -194,8 +271,10 @@ async def test_node_ids_are_global_and_typed(api, session):
     package = await factories.package(session)
     await session.commit()
     package_id = encode_id("ServicePackage", package.id)
-    data = await api('query($id: ID!) { node(id: $id) { id __typename } }', {"id": package_id})
+    data = await api("query($id: ID!) { node(id: $id) { id __typename } }", {"id": package_id})
     assert data["node"] == {"id": package_id, "__typename": "ServicePackage"}
     # The same number under another type's name is not this object.
-    assert (await api('query($id: ID!) { node(id: $id) { id } }', {"id": encode_id("Region", 10**9)}))["node"] is None
+    assert (await api("query($id: ID!) { node(id: $id) { id } }", {"id": encode_id("Region", 10**9)}))[
+        "node"
+    ] is None
     assert (await api('{ node(id: "garbage") { id } }'))["node"] is None

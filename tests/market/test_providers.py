@@ -52,7 +52,10 @@ async def test_a_wrong_check_digit_is_invalid_and_nothing_is_written(session, ap
     assert payload["provider"] is None
     assert [(e["code"], e["field"]) for e in payload["errors"]] == [("INVALID", ["input", "creditCode"])]
     assert "check digit" in payload["errors"][0]["message"] or "checksum" in payload["errors"][0]["message"]
-    assert (await _count(session, m.Provider), await _count(session, m.User)) == (providers_before, users_before)
+    assert (await _count(session, m.Provider), await _count(session, m.User)) == (
+        providers_before,
+        users_before,
+    )
 
 
 async def test_malformed_credit_codes_are_invalid(session, api):
@@ -117,7 +120,9 @@ async def test_create_user_needs_the_link_of_its_role(session, api, login_as):
     token, _ = await login_as(Role.ADMIN)
     document = f"mutation($i: CreateUserInput!) {{ createUser(input: $i) {{ user {{ id }} {ERRORS} }} }}"
     for role, field in (("OFFICER", "departmentId"), ("PROVIDER", "providerId"), ("AUDITOR", "auditFirmId")):
-        variables = {"i": {"email": f"x.{role}@example.org", "password": "long-password", "name": "X", "role": role}}
+        variables = {
+            "i": {"email": f"x.{role}@example.org", "password": "long-password", "name": "X", "role": role}
+        }
         errors = (await api(document, variables, token=token))["createUser"]["errors"]
         assert [(e["code"], e["field"]) for e in errors] == [("INVALID", ["input", field])]
 
@@ -159,7 +164,12 @@ async def test_pending_providers_are_hidden_from_the_public_and_other_providers(
     query = "query($id: ID!) { node(id: $id) { ... on Provider { legalName } } providers(first: 100) { totalCount edges { node { id } } } }"
     pending_id, active_id = encode_id("Provider", pending.id), encode_id("Provider", active.id)
 
-    for token, sees_pending in ((None, False), (other_token, False), (own_token, True), (officer_token, True)):
+    for token, sees_pending in (
+        (None, False),
+        (other_token, False),
+        (own_token, True),
+        (officer_token, True),
+    ):
         data = await api(query, {"id": pending_id}, token=token)
         listed = {edge["node"]["id"] for edge in data["providers"]["edges"]}
         assert (data["node"] is not None) == sees_pending

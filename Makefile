@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
-.PHONY: run test test-sqlite test-postgres lint check schema bench clean
+.PHONY: run test test-sqlite test-postgres lint check schema clean
 
 # Installed once, again whenever pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -43,8 +43,6 @@ check: $(BIN)/.installed
 schema: $(BIN)/.installed
 	$(BIN)/market schema export
 
-bench: $(BIN)/.installed
-	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import json
 import logging
 import sys
 from contextlib import asynccontextmanager
@@ -121,6 +122,10 @@ class MarketGraphQL(GraphQL):
         )
         self.sessionmaker = sessionmaker
         self.settings = settings
+
+    def encode_json(self, data) -> str:
+        # Chinese names stay readable in responses and in GraphiQL.
+        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
     async def get_context(self, request, response) -> Context:
         ctx = Context(

@@ -180,3 +180,19 @@ def login_as(session, api):
         return await api.login(user.email, factories.PASSWORD), user
 
     return make
+
+
+@pytest.fixture
+async def scratch_engine(database_url, tmp_path):
+    """A freshly migrated database of its own, for tests that must commit for real (concurrency)."""
+    from alembic import command
+
+    if database_url.startswith("postgresql"):
+        url, drop = _create_postgres_database(os.environ["TEST_DATABASE_URL"])
+    else:
+        url, drop = f"sqlite:///{tmp_path / 'scratch.db'}", lambda: None
+    command.upgrade(application.alembic_config(url), "head")
+    engine = create_engine(url)
+    yield engine
+    await engine.dispose()
+    drop()

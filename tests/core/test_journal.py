@@ -128,3 +128,27 @@ def test_market_journal_verify_command(journal_database):
     deleted = runner.invoke(app.cli, ["journal", "verify"])
     assert deleted.exit_code == 1 and "event #5 is missing" in deleted.output
     engine.dispose()
+
+
+async def test_concurrent_writers_never_fork_the_chain(scratch_engine):
+    import asyncio
+
+    from core.db import create_sessionmaker
+    from market import service
+
+    sessionmaker = create_sessionmaker(scratch_engine)
+
+    async def add_region(i):
+        async with sessionmaker() as session:
+            await service.create_region(
+                session=session, actor=factories.ADMIN, code=f"C{i:03d}", name=f"Region {i}",
+                kind=m.RegionKind.URBAN, population=1000,
+            )  # fmt: skip
+            await session.commit()
+
+    await asyncio.gather(*(add_region(i) for i in range(20)))
+    async with sessionmaker() as session:
+        result = await journal.verify(session)
+        seqs = [e.seq for e in await _events(session)]
+    assert result.ok, result.reason
+    assert seqs == list(range(1, 21))

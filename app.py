@@ -174,7 +174,7 @@ def create_app(
     async def health(_request: Request) -> JSONResponse:
         async with sessionmaker() as session:
             now = await clock.now(session)
-        return JSONResponse({"status": "ok", "now": now.isoformat()})
+        return JSONResponse({"status": "ok", "now": now.astimezone(settings.zone).isoformat()})
 
     async def home(_request: Request) -> RedirectResponse:
         return RedirectResponse("/graphql")
@@ -221,7 +221,7 @@ def alembic_config(url: str | None = None):
 
 
 @db_cli.command("upgrade")
-def db_upgrade(revision: str = "head") -> None:
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations up to REVISION (default: head)."""
     from alembic import command
 
@@ -237,6 +237,16 @@ async def _with_session(work):
             return await work(session)
     finally:
         await engine.dispose()
+
+
+def _run(work):
+    """Run `work(session)`; a user error ends the command with its code and message, exit status 1."""
+    try:
+        return asyncio.run(_with_session(work))
+    except DomainError as error:
+        for problem in error.problems:
+            typer.echo(f"error: {problem.code.value}: {problem.message}", err=True)
+        raise typer.Exit(1) from None
 
 
 @user_cli.command("create")
@@ -274,12 +284,7 @@ def user_create(
         await session.commit()
         return user
 
-    try:
-        user = asyncio.run(_with_session(work))
-    except DomainError as error:
-        for problem in error.problems:
-            typer.echo(f"error: {problem.code.value}: {problem.message}", err=True)
-        raise typer.Exit(1) from None
+    user = _run(work)
     typer.echo(f"created {user.role.value} {user.email} (id {user.id})")
 
 
@@ -297,7 +302,7 @@ def demo_load(
         await session.commit()
         return summary
 
-    summary = asyncio.run(_with_session(work))
+    summary = _run(work)
     if summary is None:
         typer.echo("demo data not loaded: the database already has accounts")
     else:
@@ -309,7 +314,7 @@ def journal_verify() -> None:
     """Check the hash chain; name the first broken link."""
     from core import journal
 
-    result = asyncio.run(_with_session(journal.verify))
+    result = _run(journal.verify)
     if result.ok:
         typer.echo(f"journal intact: {result.checked} events verified")
         return

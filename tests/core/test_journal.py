@@ -152,3 +152,13 @@ async def test_concurrent_writers_never_fork_the_chain(scratch_engine):
         seqs = [e.seq for e in await _events(session)]
     assert result.ok, result.reason
     assert seqs == list(range(1, 21))
+
+
+def test_demo_load_twice_fails_cleanly_and_if_empty_skips(journal_database):
+    runner = CliRunner()
+    assert runner.invoke(app.cli, ["db", "upgrade", "head"]).exit_code == 0
+    assert runner.invoke(app.cli, ["demo", "load"]).exit_code == 0
+    again = runner.invoke(app.cli, ["demo", "load"])
+    assert again.exit_code == 1 and "ALREADY_EXISTS" in again.output
+    skipped = runner.invoke(app.cli, ["demo", "load", "--if-empty"])
+    assert skipped.exit_code == 0 and "not loaded" in skipped.output

@@ -34,26 +34,26 @@ SQLModel.metadata.naming_convention = {
 CENT = Decimal("0.01")
 
 
-def async_url(url: str | URL) -> URL:
-    """The URL with the async driver this project uses for its backend."""
+ASYNC_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+psycopg"}
+SYNC_DRIVERS = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}
+
+
+def _with_driver(url: str | URL, drivers: dict[str, str]) -> URL:
     url = make_url(url)
     backend = url.get_backend_name()
-    if backend == "sqlite":
-        return url.set(drivername="sqlite+aiosqlite")
-    if backend == "postgresql":
-        return url.set(drivername="postgresql+psycopg")
-    raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    if backend not in drivers:
+        raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    return url.set(drivername=drivers[backend])
+
+
+def async_url(url: str | URL) -> URL:
+    """The URL with the async driver the app uses (aiosqlite, psycopg 3)."""
+    return _with_driver(url, ASYNC_DRIVERS)
 
 
 def sync_url(url: str | URL) -> URL:
-    """The URL with the sync driver used by Alembic."""
-    url = make_url(url)
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        return url.set(drivername="sqlite")
-    if backend == "postgresql":
-        return url.set(drivername="postgresql+psycopg")
-    raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    """The URL with the sync driver Alembic uses."""
+    return _with_driver(url, SYNC_DRIVERS)
 
 
 def ensure_sqlite_folder(url: str | URL) -> None:

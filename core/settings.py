@@ -10,8 +10,8 @@ from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that mean "nobody chose a secret": refused in production.
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-insecure-secret-key"})
-DEV_SECRET_KEY = "dev-insecure-secret-key"
+DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", DEV_SECRET_KEY})
 
 
 class Settings(BaseSettings):

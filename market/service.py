@@ -362,89 +362,59 @@ async def _provider(session: AsyncSession, provider_id: int, *, field: Sequence[
     return provider
 
 
+# What each status change is called, the statuses it starts from, and where it leads.
+PROVIDER_TRANSITIONS = {
+    "approved": ((ProviderStatus.PENDING,), ProviderStatus.ACTIVE),
+    "suspended": ((ProviderStatus.ACTIVE,), ProviderStatus.SUSPENDED),
+    "reinstated": ((ProviderStatus.SUSPENDED,), ProviderStatus.ACTIVE),
+    "debarred": (
+        (ProviderStatus.PENDING, ProviderStatus.ACTIVE, ProviderStatus.SUSPENDED),
+        ProviderStatus.DEBARRED,
+    ),
+}
+
+
 async def _change_status(
-    session: AsyncSession,
-    actor: Actor | None,
-    provider_id: int,
-    *,
-    allowed_from: Sequence[ProviderStatus],
-    to: ProviderStatus,
-    reason: str | None,
-    action: str,
-    verb: str,
+    session: AsyncSession, actor: Actor | None, provider_id: int, change: str, reason: str | None = None
 ) -> Provider:
     require(actor, *STAFF)
     if reason is not None and not reason.strip():
         raise Invalid("a reason is required", field=["reason"])
+    allowed_from, to = PROVIDER_TRANSITIONS[change]
     provider = await _provider(session, provider_id, field=["id"])
     if provider.status not in allowed_from:
-        raise InvalidState(f"the provider is {provider.status.value}; it cannot be {verb}")
+        raise InvalidState(f"the provider is {provider.status.value}; it cannot be {change}")
     before = journal.snapshot(provider)
     provider.status = to
     provider.status_reason = reason.strip() if reason else None
     if to == ProviderStatus.ACTIVE and provider.approved_at is None:
         provider.approved_at = await clock.now(session)
-    await journal.record(session, actor=actor, action=action, entity=provider, before=before)
+    await journal.record(session, actor=actor, action=f"provider.{change}", entity=provider, before=before)
     return provider
 
 
 async def approve_provider(*, session: AsyncSession, actor: Actor | None, provider_id: int) -> Provider:
     """An OFFICER or ADMIN admits a PENDING provider to the market."""
-    return await _change_status(
-        session,
-        actor,
-        provider_id,
-        allowed_from=[ProviderStatus.PENDING],
-        to=ProviderStatus.ACTIVE,
-        reason=None,
-        action="provider.approved",
-        verb="approved",
-    )
+    return await _change_status(session, actor, provider_id, "approved")
 
 
 async def suspend_provider(
     *, session: AsyncSession, actor: Actor | None, provider_id: int, reason: str
 ) -> Provider:
     """Temporarily bars an ACTIVE provider from bidding."""
-    return await _change_status(
-        session,
-        actor,
-        provider_id,
-        allowed_from=[ProviderStatus.ACTIVE],
-        to=ProviderStatus.SUSPENDED,
-        reason=reason,
-        action="provider.suspended",
-        verb="suspended",
-    )
+    return await _change_status(session, actor, provider_id, "suspended", reason)
 
 
 async def reinstate_provider(*, session: AsyncSession, actor: Actor | None, provider_id: int) -> Provider:
-    return await _change_status(
-        session,
-        actor,
-        provider_id,
-        allowed_from=[ProviderStatus.SUSPENDED],
-        to=ProviderStatus.ACTIVE,
-        reason=None,
-        action="provider.reinstated",
-        verb="reinstated",
-    )
+    """Lifts a suspension."""
+    return await _change_status(session, actor, provider_id, "reinstated")
 
 
 async def debar_provider(
     *, session: AsyncSession, actor: Actor | None, provider_id: int, reason: str
 ) -> Provider:
     """Excludes a provider from the market (列入不良行为记录名单); final."""
-    return await _change_status(
-        session,
-        actor,
-        provider_id,
-        allowed_from=[ProviderStatus.PENDING, ProviderStatus.ACTIVE, ProviderStatus.SUSPENDED],
-        to=ProviderStatus.DEBARRED,
-        reason=reason,
-        action="provider.debarred",
-        verb="debarred",
-    )
+    return await _change_status(session, actor, provider_id, "debarred", reason)
 
 
 def can_manage_provider(actor: Actor | None, provider_id: int) -> bool:

@@ -105,7 +105,9 @@ async def test_health_endpoint(sessionmaker):
         assert (await client.get("/healthz")).json()["status"] == "ok"
 
 
-@pytest.mark.parametrize("secret", ["", "change-me", "dev-insecure-secret-key", "short"])
+@pytest.mark.parametrize(
+    "secret", ["", "change-me", "dev-insecure-secret-key-do-not-use-in-production", "short"]
+)
 def test_production_refuses_a_placeholder_secret(secret, monkeypatch):
     monkeypatch.delenv("SECRET_KEY", raising=False)
     with pytest.raises(ValueError, match="SECRET_KEY"):

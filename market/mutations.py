@@ -34,7 +34,7 @@ from market.types import (
 # ---------------------------------------------------------------- inputs
 
 
-@strawberry.input
+@strawberry.input(description="Credentials; the email is case-insensitive.")
 class LoginInput:
     email: str
     password: str
@@ -53,7 +53,7 @@ class CreateUserInput:
     audit_firm_id: strawberry.ID | None = None
 
 
-@strawberry.input
+@strawberry.input(description="ADMIN: a region; the code is unique.")
 class CreateRegionInput:
     code: str
     name: str
@@ -62,13 +62,13 @@ class CreateRegionInput:
     parent_id: strawberry.ID | None = None
 
 
-@strawberry.input
+@strawberry.input(description="ADMIN: a purchasing department in a region.")
 class CreateDepartmentInput:
     name: str
     region_id: strawberry.ID
 
 
-@strawberry.input
+@strawberry.input(description="ADMIN: a third-party audit firm.")
 class CreateAuditFirmInput:
     name: str
     credit_code: str = strawberry.field(description="Checked with its check digit.")
@@ -87,7 +87,7 @@ class RegisterProviderInput:
     admin_name: str
 
 
-@strawberry.input
+@strawberry.input(description="A qualification of a provider.")
 class AddQualificationInput:
     provider_id: strawberry.ID
     type: str = strawberry.field(description="e.g. 养老机构设立许可, as tenders name it.")
@@ -140,7 +140,7 @@ class UpdateServicePackageInput:
     audit_weight: float | None = None
 
 
-@strawberry.input
+@strawberry.input(description="ADMIN: a new service category; the code is unique.")
 class CreateServiceCategoryInput:
     code: str
     name: str
@@ -154,62 +154,62 @@ def _kpi_specs(kpis: list[KpiInput]) -> list[service.KpiSpec]:
 # ---------------------------------------------------------------- payloads
 
 
-@strawberry.type
+@strawberry.type(description="The token, or why none was issued.")
 class LoginPayload:
     token: str | None = strawberry.field(
         default=None, description="Send as `Authorization: Bearer <token>`; valid 12 hours."
     )
     expires_at: dt.datetime | None = None
     user: User | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The created account, or errors.")
 class UserPayload:
     user: User | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The created region, or errors.")
 class RegionPayload:
     region: Region | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The created department, or errors.")
 class DepartmentPayload:
     department: Department | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The created audit firm, or errors.")
 class AuditFirmPayload:
     audit_firm: AuditFirm | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The provider as changed, or errors (then nothing was written).")
 class ProviderPayload:
     provider: Provider | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The package version made, or errors (then nothing was written).")
 class ServicePackagePayload:
     service_package: ServicePackage | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The created category, or errors.")
 class ServiceCategoryPayload:
     service_category: ServiceCategory | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The platform time after the move, or errors.")
 class ClockPayload:
     now: dt.datetime | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
 # ---------------------------------------------------------------- mutations
@@ -470,23 +470,23 @@ class SubmitBidInput:
     capacity: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The tender, or errors (then nothing was written).")
 class TenderPayload:
     tender: Tender | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The bid and its receipt, or errors (then nothing was written).")
 class BidPayload:
     bid: Bid | None = None
     receipt: BidReceipt | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="The challenge, or errors.")
 class ChallengePayload:
     challenge: Challenge | None = None
-    errors: list[UserError]
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
 CONTRACT_TYPES = [CreateTenderInput, SubmitBidInput, TenderPayload, BidPayload, ChallengePayload]

@@ -21,8 +21,14 @@ if TYPE_CHECKING:
     from scoring.types import Certification
 
 RoleType = strawberry.enum(Role, name="Role", description="What an account may do (SPEC §2).")
-RegionKindType = strawberry.enum(m.RegionKind, name="RegionKind")
-ProviderKindType = strawberry.enum(m.ProviderKind, name="ProviderKind")
+RegionKindType = strawberry.enum(
+    m.RegionKind, name="RegionKind", description="Urban or rural, for urban–rural equality figures."
+)
+ProviderKindType = strawberry.enum(
+    m.ProviderKind,
+    name="ProviderKind",
+    description="Company, social organisation (社会组织) or public institution.",
+)
 ProviderStatusType = strawberry.enum(
     m.ProviderStatus,
     name="ProviderStatus",
@@ -31,7 +37,9 @@ ProviderStatusType = strawberry.enum(
 PackageTierType = strawberry.enum(
     m.PackageTier, name="PackageTier", description="BASIC packages are guaranteed; OPTIONAL ones extra."
 )
-KpiDirectionType = strawberry.enum(m.KpiDirection, name="KpiDirection")
+KpiDirectionType = strawberry.enum(
+    m.KpiDirection, name="KpiDirection", description="Whether a value above the target is good or bad."
+)
 KpiSourceType = strawberry.enum(
     m.KpiSource,
     name="KpiSource",
@@ -55,7 +63,7 @@ def _public(_actor, _row) -> bool:
 class Region(relay.Node):
     id: relay.NodeID[int]
     code: str = strawberry.field(description="Administrative division code, e.g. 310101.")
-    name: str
+    name: str = strawberry.field(description="Official name, e.g. 上海市黄浦区.")
     kind: RegionKindType
     population: int = strawberry.field(description="Residents, for coverage per 1,000 residents.")
     parent_id: strawberry.Private[int | None]
@@ -86,10 +94,10 @@ class Region(relay.Node):
 @strawberry.type(description="A purchasing department (采购人) of a local government.")
 class Department(relay.Node):
     id: relay.NodeID[int]
-    name: str
+    name: str = strawberry.field(description="e.g. 黄浦区民政局.")
     region_id: strawberry.Private[int]
 
-    @strawberry.field
+    @strawberry.field(description="The region whose government the department belongs to.")
     async def region(self, info: Info) -> Region:
         return Region.from_row(await context_of(info).loader(loaders.RegionByIdLoader).load(self.region_id))
 
@@ -105,7 +113,7 @@ class Department(relay.Node):
 @strawberry.type(description="A third-party evaluation firm (第三方评估机构).")
 class AuditFirm(relay.Node):
     id: relay.NodeID[int]
-    name: str
+    name: str = strawberry.field(description="Registered name of the firm.")
     credit_code: str = strawberry.field(description="Unified Social Credit Code (统一社会信用代码).")
 
     @classmethod
@@ -120,8 +128,8 @@ class AuditFirm(relay.Node):
 @strawberry.type(description="An account. Visible to itself and to ADMINs.")
 class User(relay.Node):
     id: relay.NodeID[int]
-    email: str
-    name: str
+    email: str = strawberry.field(description="Login name, stored lower-case.")
+    name: str = strawberry.field(description="Display name.")
     role: RoleType
     department_id: strawberry.Private[int | None]
     provider_id: strawberry.Private[int | None]
@@ -178,13 +186,13 @@ class ServiceCategory:
 
 @strawberry.type(description="A performance indicator (SPEC §5.2).")
 class Kpi:
-    id: strawberry.ID
-    name: str
+    id: strawberry.ID = strawberry.field(description="Opaque ID of this KPI.")
+    name: str = strawberry.field(description="e.g. 按时上门率 (on-time visits).")
     unit: str = strawberry.field(description="Unit of the measured value, e.g. %, minutes.")
-    target: float
+    target: float = strawberry.field(description="The value that earns full attainment.")
     direction: KpiDirectionType
     weight: float = strawberry.field(description="Share of the KPI score; a set of KPIs sums to 1.")
-    source: KpiSourceType
+    source: KpiSourceType = strawberry.field(description="Who or what measures the value.")
 
     @classmethod
     def from_row(cls, row: m.PackageKpi) -> Kpi:
@@ -210,7 +218,7 @@ class ServicePackage(relay.Node):
     name: str = strawberry.field(description="Chinese name.")
     name_en: str | None = strawberry.field(description="English name.")
     category: str = strawberry.field(description="Code of the service category.")
-    tier: PackageTierType
+    tier: PackageTierType = strawberry.field(description="BASIC (guaranteed) or OPTIONAL.")
     unit: str = strawberry.field(description='The unit priced and delivered, e.g. "visit".')
     standard: str = strawberry.field(description="The service standard (服务标准) providers must meet.")
     min_unit_price: Decimal = strawberry.field(description="Reference unit price range, CNY: lower end.")
@@ -257,10 +265,10 @@ class ServicePackage(relay.Node):
 
 @strawberry.type(description="A licence or certificate a provider holds (资质).")
 class Qualification:
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="Opaque ID of this qualification.")
     type: str = strawberry.field(description="What it certifies, as named in tenders' requirements.")
-    number: str
-    valid_from: dt.date
+    number: str = strawberry.field(description="Certificate or licence number.")
+    valid_from: dt.date = strawberry.field(description="First day of validity.")
     valid_to: dt.date = strawberry.field(description="Last day of validity.")
     document: str | None = strawberry.field(description="Reference to the scanned document.")
 
@@ -282,12 +290,12 @@ class Qualification:
 )
 class Provider(relay.Node):
     id: relay.NodeID[int]
-    legal_name: str
+    legal_name: str = strawberry.field(description="Registered legal name.")
     credit_code: str = strawberry.field(description="Unified Social Credit Code (统一社会信用代码).")
     kind: ProviderKindType
-    status: ProviderStatusType
+    status: ProviderStatusType = strawberry.field(description="Only ACTIVE providers may bid.")
     status_reason: str | None = strawberry.field(description="Why it was suspended or debarred.")
-    registered_at: dt.datetime
+    registered_at: dt.datetime = strawberry.field(description="When it registered itself.")
 
     @strawberry.field(description="Licences and certificates, latest expiry first.")
     async def qualifications(self, info: Info) -> list[Qualification]:

@@ -84,7 +84,10 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
     query = merge_types("Query", (market.queries.Query, contracts.queries.Query, scoring.queries.Query))
     return strawberry.Schema(
         query=query,
-        mutation=market.mutations.Mutation,
+        mutation=merge_types(
+            "Mutation",
+            (market.mutations.Mutation, market.mutations.TenderMutation, contracts.mutations.Mutation),
+        ),
         types=[
             *market.mutations.CONTRACT_TYPES,
             *contracts.mutations.CONTRACT_TYPES,

@@ -8,9 +8,12 @@ from __future__ import annotations
 import datetime as dt
 
 import strawberry
+from strawberry.types import Info
 
+from contracts import service
 from contracts.types import Appeal, Audit, Complaint, Contract, Delivery, ResidentDelivery, SeverityType
-from core.api import UserError
+from core.api import UserError, decode_id, mutate
+from core.auth import Role, require
 
 
 @strawberry.input
@@ -54,7 +57,7 @@ class AppealDecisionInput:
     upheld: bool
 
 
-@strawberry.type
+@strawberry.type(description="The contract, or errors (then nothing was written).")
 class ContractPayload:
     contract: Contract | None = None
     errors: list[UserError]
@@ -103,3 +106,19 @@ CONTRACT_TYPES = [
     AuditPayload,
     AppealPayload,
 ]
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="OFFICER of the department: after the challenge period, with no challenge open, the "
+        "award becomes final and the contract is made (TOO_EARLY before, CHALLENGE_OPEN while one is open)."
+    )
+    async def finalize_award(self, info: Info, tender_id: strawberry.ID) -> ContractPayload:
+        async def action(session, actor):
+            require(actor, Role.OFFICER)
+            return await service.finalize_award(
+                session=session, actor=actor, tender_id=decode_id(tender_id, "Tender", field=["tenderId"])
+            )
+
+        return await mutate(info, ContractPayload, action, lambda r: {"contract": Contract.from_row(r)})

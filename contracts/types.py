@@ -8,9 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
+from strawberry.types import Info
 
+from contracts import loaders, service
 from contracts import models as m
-from market.types import Kpi, Provider, Tender
+from core.api import context_of
+from market import loaders as market_loaders
+from market.types import Kpi, PaymentTier, Provider, Tender, resolve_rows
 
 if TYPE_CHECKING:
     from scoring.types import Payment, Scorecard
@@ -32,22 +36,76 @@ def _none(node_ids):
     return [None for _ in node_ids]
 
 
-@strawberry.type(description="A service contract made from an award.")
+@strawberry.type(description="A service contract made from an award; its summary is public.")
 class Contract(relay.Node):
     id: relay.NodeID[int]
     status: ContractStatusType
-    provider: Provider
-    tender: Tender
-    unit_price: Decimal
+    unit_price: Decimal = strawberry.field(description="The winning bid's unit price, CNY.")
     quantity: int
-    total_value: Decimal
+    total_value: Decimal = strawberry.field(description="unit price × quantity, CNY.")
     start_date: dt.date
-    kpis: list[Kpi]
-    periods: list[ContractPeriod]
+    satisfaction_weight: float
+    kpi_weight: float
+    audit_weight: float
+    holdback_rate: float
+    payment_tiers: list[PaymentTier]
+    signed_at: dt.datetime
+    row: strawberry.Private[m.Contract]
+
+    @strawberry.field(description="The contracted provider.")
+    async def provider(self, info: Info) -> Provider:
+        row = await context_of(info).loader(market_loaders.ProviderByIdLoader).load(self.row.provider_id)
+        return Provider.from_row(row)
+
+    @strawberry.field(description="The tender it was awarded from.")
+    async def tender(self, info: Info) -> Tender:
+        row = await context_of(info).loader(market_loaders.TenderByIdLoader).load(self.row.tender_id)
+        return Tender.from_row(row)
+
+    @strawberry.field(description="KPIs copied from the tender.")
+    async def kpis(self, info: Info) -> list[Kpi]:
+        rows = await context_of(info).loader(loaders.KpisByContractLoader).load(self.id)
+        return [Kpi.from_row(row) for row in rows]
+
+    @strawberry.field(description="Payment periods, computed from the start date and period length.")
+    def periods(self) -> list[ContractPeriod]:
+        return [
+            ContractPeriod(
+                index=p.index, starts_on=p.starts_on, ends_on=p.ends_on, scorecard=None, payment=None
+            )
+            for p in service.periods(
+                start_date=self.row.start_date, count=self.row.periods, months=self.row.period_months
+            )
+        ]
+
+    @classmethod
+    def from_row(cls, row: m.Contract) -> Contract:
+        return cls(
+            id=row.id,
+            status=row.status,
+            unit_price=row.unit_price,
+            quantity=row.quantity,
+            total_value=row.total_value,
+            start_date=row.start_date,
+            satisfaction_weight=row.satisfaction_weight,
+            kpi_weight=row.kpi_weight,
+            audit_weight=row.audit_weight,
+            holdback_rate=row.holdback_rate,
+            payment_tiers=[PaymentTier(**t) for t in row.payment_tiers],
+            signed_at=row.signed_at,
+            row=row,
+        )
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return _none(node_ids)
+        return await resolve_rows(
+            info, node_ids, loaders.ContractByIdLoader, cls.from_row, lambda _a, _r: True
+        )
+
+
+async def contract_of_tender(info: Info, tender_id: int) -> Contract | None:
+    row = await context_of(info).loader(loaders.ContractByTenderLoader).load(tender_id)
+    return Contract.from_row(row) if row else None
 
 
 @strawberry.type(description="One payment period of a contract.")

@@ -35,6 +35,11 @@ async def now(session: AsyncSession) -> dt.datetime:
     return real_now() + dt.timedelta(seconds=await offset_seconds(session))
 
 
+def now_at_commit(session: AsyncSession) -> dt.datetime:
+    """The platform time inside a commit check (sync code); uses the offset this session read."""
+    return real_now() + dt.timedelta(seconds=session.info.get(_OFFSET_KEY, 0))
+
+
 async def advance(session: AsyncSession, seconds: int) -> dt.datetime:
     """Move the shared test clock forward; the caller checks that the test clock is on."""
     result = await session.execute(

@@ -144,3 +144,24 @@ def to_money(value: Decimal | int | str) -> Decimal:
 def enum_type(enum_class) -> Enum:
     """An enum stored as its name in a VARCHAR: no native type to migrate, same on both databases."""
     return Enum(enum_class, native_enum=False, length=40, validate_strings=True)
+
+
+_COMMIT_CHECKS = "commit_checks"
+
+
+def check_at_commit(session: AsyncSession, check) -> None:
+    """Run `check()` as the very last step before COMMIT; if it raises, nothing is committed.
+
+    For rules that must hold when the transaction commits, not when it began:
+    a bid must be in before the deadline at the moment it is committed.
+    """
+    session.info.setdefault(_COMMIT_CHECKS, []).append(check)
+
+
+def run_commit_checks(session) -> None:
+    for check in session.info.pop(_COMMIT_CHECKS, []):
+        check()
+
+
+def drop_commit_checks(session) -> None:
+    session.info.pop(_COMMIT_CHECKS, None)

@@ -23,13 +23,14 @@ from sqlalchemy.orm import Session
 
 from core import clock
 from core.auth import Actor
+from core.db import drop_commit_checks, run_commit_checks
 from core.models import JournalEvent, JournalHead
 
 _PENDING = "journal_pending"
 GENESIS_HASH = "0" * 64
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.astimezone(dt.UTC).isoformat()
     if isinstance(value, dt.date):
@@ -42,14 +43,14 @@ def _plain(value: Any) -> Any:
 
 
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, default=_plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(value, default=plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def snapshot(entity: Any) -> dict[str, Any]:
     """The entity's column values; columns listed in `__journal_redact__` are left out."""
     redacted = getattr(entity, "__journal_redact__", ())
     return {
-        attr.key: _plain(getattr(entity, attr.key))
+        attr.key: plain(getattr(entity, attr.key))
         for attr in inspect(entity).mapper.column_attrs
         if attr.key not in redacted
     }
@@ -86,7 +87,7 @@ def event_hash(prev_hash: str, event: JournalEvent) -> str:
     content = canonical_json(
         [
             event.seq,
-            _plain(event.occurred_at),
+            plain(event.occurred_at),
             event.actor_id,
             event.action,
             event.entity_type,
@@ -99,6 +100,12 @@ def event_hash(prev_hash: str, event: JournalEvent) -> str:
 
 
 @event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    _append_pending(session)
+    # Last, so that the time checks run as close to COMMIT as we can get.
+    run_commit_checks(session)
+
+
 def _append_pending(session: Session) -> None:
     pending = session.info.pop(_PENDING, None)
     if not pending:
@@ -123,6 +130,7 @@ def _append_pending(session: Session) -> None:
 @event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
     session.info.pop(_PENDING, None)
+    drop_commit_checks(session)
 
 
 @dataclass(frozen=True)

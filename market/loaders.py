@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from core.api import ContextLoader, by_key, group_by_key
 from market import models as m
-from market import service
+from market import service, tendering
 
 
 class _RowByIdLoader(ContextLoader):
@@ -79,3 +79,110 @@ class CategoryByCodeLoader(ContextLoader):
             await session.scalars(select(m.ServiceCategory).where(m.ServiceCategory.code.in_(keys)))
         ).all()
         return by_key(rows, keys, lambda row: row.code)
+
+
+# ---------------------------------------------------------------- tenders
+
+
+class TenderByIdLoader(_RowByIdLoader):
+    model = m.Tender
+
+
+class BidByIdLoader(_RowByIdLoader):
+    model = m.Bid
+
+
+class KpisByTenderLoader(ContextLoader):
+    async def load_batch(self, session, keys):
+        rows = await tendering.kpis_of(session, keys)
+        return group_by_key(rows, keys, lambda row: row.tender_id)
+
+
+class VisibleBidsByTenderLoader(ContextLoader):
+    """The bids of each tender that the caller may read, with what it may read of them."""
+
+    async def load_batch(self, session, keys):
+        tenders = (await session.scalars(select(m.Tender).where(m.Tender.id.in_(keys)))).all()
+        access = await tendering.bid_access_many(session, self.ctx.actor, tenders)
+        readable = [t.id for t in tenders if access[t.id].own_provider_id or access[t.id].all_opened]
+        bids = []
+        # One statement per kind of access: a caller has the same access to most tenders of a page.
+        groups: dict[tendering.BidAccess, list[int]] = {}
+        for tender_id in readable:
+            groups.setdefault(access[tender_id], []).append(tender_id)
+        for kind, tender_ids in groups.items():
+            statement = tendering.visible_bids_statement(kind, tender_ids)
+            bids.extend((await session.scalars(statement)).all())
+        grouped = group_by_key(bids, keys, lambda row: row.tender_id)
+        return [[(bid, access[key]) for bid in group] for key, group in zip(keys, grouped, strict=True)]
+
+
+class AmendmentsByTenderLoader(ContextLoader):
+    async def load_batch(self, session, keys):
+        rows = (
+            await session.scalars(
+                select(m.TenderAmendment)
+                .where(m.TenderAmendment.tender_id.in_(keys))
+                .order_by(m.TenderAmendment.tender_id, m.TenderAmendment.version)
+            )
+        ).all()
+        return group_by_key(rows, keys, lambda row: row.tender_id)
+
+
+class ClarificationsByTenderLoader(ContextLoader):
+    """Answered questions for everyone; unanswered ones for the asker and the tender's officers."""
+
+    async def load_batch(self, session, keys):
+        tenders = (await session.scalars(select(m.Tender).where(m.Tender.id.in_(keys)))).all()
+        owned = [t.id for t in tenders if tendering.is_owner(self.ctx.actor, t)]
+        others = [t.id for t in tenders if t.id not in owned]
+        rows = []
+        for tender_ids, clause in (
+            (owned, True),
+            (others, tendering.clarifications_visible_clause(self.ctx.actor)),
+        ):
+            if tender_ids:
+                rows += (
+                    await session.scalars(
+                        select(m.Clarification)
+                        .where(m.Clarification.tender_id.in_(tender_ids), clause)
+                        .order_by(m.Clarification.id)
+                    )
+                ).all()
+        return group_by_key(rows, keys, lambda row: row.tender_id)
+
+
+class ChallengesByTenderLoader(ContextLoader):
+    """All challenges for the tender's officers; a bidder's own for that bidder."""
+
+    async def load_batch(self, session, keys):
+        tenders = (await session.scalars(select(m.Tender).where(m.Tender.id.in_(keys)))).all()
+        owned = [t.id for t in tenders if tendering.is_owner(self.ctx.actor, t)]
+        others = [t.id for t in tenders if t.id not in owned]
+        rows = []
+        for tender_ids, clause in (
+            (owned, True),
+            (others, tendering.challenges_visible_clause(self.ctx.actor)),
+        ):
+            if tender_ids:
+                rows += (
+                    await session.scalars(
+                        select(m.Challenge)
+                        .where(m.Challenge.tender_id.in_(tender_ids), clause)
+                        .order_by(m.Challenge.id)
+                    )
+                ).all()
+        return group_by_key(rows, keys, lambda row: row.tender_id)
+
+
+class PanelByTenderLoader(ContextLoader):
+    async def load_batch(self, session, keys):
+        rows = (
+            await session.execute(
+                select(m.PanelMember, m.User)
+                .join(m.User, m.User.id == m.PanelMember.user_id)
+                .where(m.PanelMember.tender_id.in_(keys))
+                .order_by(m.User.name)
+            )
+        ).all()
+        return group_by_key(rows, keys, lambda row: row[0].tender_id)

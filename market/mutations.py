@@ -5,17 +5,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from core.api import UserError, context_of, decode_id, decode_ids, mutate
-from market import service
+from core.auth import Role
+from market import service, tendering
 from market.types import (
     AuditFirm,
     Bid,
     BidReceipt,
     Challenge,
+    ChallengeDecisionType,
+    Clarification,
     Department,
     KpiDirectionType,
     KpiSourceType,
@@ -439,35 +443,95 @@ async def _provider_action(info: Info, id: strawberry.ID, action, **kwargs) -> P
     return await mutate(info, ProviderPayload, run, lambda r: {"provider": Provider.from_row(r)})
 
 
-# ---------------------------------------------------------------- tender inputs and payloads (SPEC §4)
-# Part of the published contract; their mutations come with the tender issue.
+# ---------------------------------------------------------------- tenders (SPEC §4)
 
 
-@strawberry.input(description="OFFICER: a new DRAFT tender. Weights: price 10%-30%, all three sum to 1.")
+@strawberry.input(description="A payment tier; the table lists A to E with falling minimum scores, E from 0.")
+class PaymentTierInput:
+    tier: str
+    min_score: float
+    payout_rate: float
+
+
+@strawberry.input(
+    description="OFFICER: a new DRAFT tender for the officer's department. Weights are shares: price "
+    "0.10-0.30, and the three sum to 1. KPIs, scoring weights and payment tiers default to the package's."
+)
 class CreateTenderInput:
-    package_id: strawberry.ID
+    package_id: strawberry.ID = strawberry.field(description="The latest version of a package.")
     region_id: strawberry.ID
     title: str
-    quantity: int
-    periods: int
-    period_months: int
-    start_date: dt.date
-    max_unit_price: Decimal
-    bid_deadline: dt.datetime
-    min_valid_bids: int | None = None
+    quantity: int = strawberry.field(description="Units over the whole contract; at least 1.")
+    periods: int = strawberry.field(description="Payment periods; at least 1.")
+    period_months: int = strawberry.field(description="1 to 12.")
+    start_date: dt.date = strawberry.field(description="After the bid deadline.")
+    max_unit_price: Decimal = strawberry.field(description="Ceiling (最高限价), CNY with at most 2 decimals.")
+    bid_deadline: dt.datetime = strawberry.field(description="In the future; with a UTC offset.")
+    min_valid_bids: int | None = strawberry.field(default=None, description="Default 3.")
     price_weight: float
     quality_weight: float
     record_weight: float
+    required_qualifications: list[str] | None = strawberry.field(
+        default=None, description="Qualification types every bidder must hold on the deadline."
+    )
+    evaluator_ids: list[strawberry.ID] = strawberry.field(description="EVALUATOR or OFFICER accounts.")
+    kpis: list[KpiInput] | None = strawberry.field(default=None, description="Default: the package's KPIs.")
+    satisfaction_weight: float | None = None
+    kpi_weight: float | None = None
+    audit_weight: float | None = None
+    holdback_rate: float | None = strawberry.field(default=None, description="Default 0.10.")
+    payment_tiers: list[PaymentTierInput] | None = strawberry.field(
+        default=None, description="Default SPEC §6.2."
+    )
+
+
+@strawberry.input(description="Changes to a DRAFT tender; omitted fields keep their value.")
+class UpdateTenderInput:
+    package_id: strawberry.ID | None = None
+    region_id: strawberry.ID | None = None
+    title: str | None = None
+    quantity: int | None = None
+    periods: int | None = None
+    period_months: int | None = None
+    start_date: dt.date | None = None
+    max_unit_price: Decimal | None = None
+    bid_deadline: dt.datetime | None = None
+    min_valid_bids: int | None = None
+    price_weight: float | None = None
+    quality_weight: float | None = None
+    record_weight: float | None = None
     required_qualifications: list[str] | None = None
-    evaluator_ids: list[strawberry.ID]
+    evaluator_ids: list[strawberry.ID] | None = None
+    kpis: list[KpiInput] | None = None
+    satisfaction_weight: float | None = None
+    kpi_weight: float | None = None
+    audit_weight: float | None = None
+    holdback_rate: float | None = None
+    payment_tiers: list[PaymentTierInput] | None = None
 
 
-@strawberry.input(description="PROVIDER: a sealed bid, before the deadline.")
+@strawberry.input(
+    description="A correction notice on a PUBLISHED tender. At least 15 days remain after it (the deadline "
+    "moves when needed); existing bids must be re-confirmed."
+)
+class AmendTenderInput:
+    reason: str
+    title: str | None = None
+    quantity: int | None = None
+    max_unit_price: Decimal | None = None
+    bid_deadline: dt.datetime | None = None
+    min_valid_bids: int | None = None
+    required_qualifications: list[str] | None = None
+    start_date: dt.date | None = None
+
+
+@strawberry.input(description="PROVIDER: a sealed bid before the deadline, or a new version of its live bid.")
 class SubmitBidInput:
     tender_id: strawberry.ID
-    unit_price: Decimal
-    proposal: str
-    capacity: str | None = None
+    unit_price: Decimal = strawberry.field(description="CNY; ≤ the ceiling and within the package's range.")
+    proposal: str = strawberry.field(description="Technical proposal.")
+    capacity: str | None = strawberry.field(default=None, description="Capacity statement.")
+    attachments: list[str] | None = strawberry.field(default=None, description="References to documents.")
 
 
 @strawberry.type(description="The tender, or errors (then nothing was written).")
@@ -489,4 +553,281 @@ class ChallengePayload:
     errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
 
 
-CONTRACT_TYPES = [CreateTenderInput, SubmitBidInput, TenderPayload, BidPayload, ChallengePayload]
+@strawberry.type(description="The clarification, or errors.")
+class ClarificationPayload:
+    clarification: Clarification | None = None
+    errors: list[UserError] = strawberry.field(description="User mistakes; empty on success.")
+
+
+TERM_IDS = {"package_id": "ServicePackage", "region_id": "Region"}
+
+
+def _terms_changes(input: Any) -> dict[str, Any]:
+    """Input fields as TenderTerms fields: IDs decoded, KPIs and tiers converted, unset ones left out."""
+    changes: dict[str, Any] = {}
+    for f in dataclasses.fields(tendering.TenderTerms):
+        value = getattr(input, f.name, None)
+        if value is None:
+            continue
+        if f.name in TERM_IDS:
+            value = decode_id(value, TERM_IDS[f.name], field=["input", strawberry_name(f.name)])
+        elif f.name == "evaluator_ids":
+            value = decode_ids(value, "User", field=["input", "evaluatorIds"])
+        elif f.name == "kpis":
+            value = _kpi_specs(value)
+        elif f.name == "payment_tiers":
+            value = [{"tier": t.tier, "min_score": t.min_score, "payout_rate": t.payout_rate} for t in value]
+        changes[f.name] = value
+    return changes
+
+
+def strawberry_name(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _tender(row) -> dict[str, Any]:
+    return {"tender": Tender.from_row(row)}
+
+
+def _own_bid(submission) -> dict[str, Any]:
+    bid = submission.bid
+    return {
+        "bid": Bid.from_row(bid, tendering.BidAccess(bid.provider_id, False, False)),
+        "receipt": BidReceipt(
+            sha256=submission.receipt.receipt_sha256, submitted_at=submission.receipt.submitted_at
+        ),
+    }
+
+
+def _bid_for(actor_bid) -> dict[str, Any]:
+    bid, access = actor_bid
+    return {"bid": Bid.from_row(bid, access)}
+
+
+async def _with_access(session, actor, bid):
+    tender = await session.get(tendering.Tender, bid.tender_id)
+    return bid, await tendering.bid_access(session, actor, tender)
+
+
+@strawberry.type
+class TenderMutation:
+    @strawberry.mutation(description="OFFICER: draft a tender for the officer's department.")
+    async def create_tender(self, info: Info, input: CreateTenderInput) -> TenderPayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.OFFICER)
+            changes = _terms_changes(input)
+            terms = tendering.TenderTerms(**changes)
+            return await tendering.create_tender(session=session, actor=actor, terms=terms)
+
+        return await mutate(info, TenderPayload, action, _tender)
+
+    @strawberry.mutation(description="OFFICER of the department: edit a DRAFT tender.")
+    async def update_tender(self, info: Info, id: strawberry.ID, input: UpdateTenderInput) -> TenderPayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.OFFICER)
+            return await tendering.update_tender(
+                session=session, actor=actor, tender_id=decode_id(id, "Tender", field=["id"]),
+                changes=_terms_changes(input),
+            )  # fmt: skip
+
+        return await mutate(info, TenderPayload, action, _tender)
+
+    @strawberry.mutation(
+        description="OFFICER of the department: publish a DRAFT; bids open until the deadline."
+    )
+    async def publish_tender(self, info: Info, id: strawberry.ID) -> TenderPayload:
+        return await _tender_action(info, id, tendering.publish_tender)
+
+    @strawberry.mutation(description="OFFICER of the department: a correction notice on a PUBLISHED tender.")
+    async def amend_tender(self, info: Info, id: strawberry.ID, input: AmendTenderInput) -> TenderPayload:
+        changes = {
+            name: value for name in tendering.AMENDABLE if (value := getattr(input, name, None)) is not None
+        }
+        return await _tender_action(info, id, tendering.amend_tender, reason=input.reason, changes=changes)
+
+    @strawberry.mutation(
+        description="OFFICER of the department: cancel, with a reason, any time before AWARDED."
+    )
+    async def cancel_tender(self, info: Info, id: strawberry.ID, reason: str) -> TenderPayload:
+        return await _tender_action(info, id, tendering.cancel_tender, reason=reason)
+
+    @strawberry.mutation(description="PROVIDER: ask a question about a PUBLISHED tender before its deadline.")
+    async def ask_clarification(
+        self, info: Info, tender_id: strawberry.ID, question: str
+    ) -> ClarificationPayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.PROVIDER)
+            return await tendering.ask_clarification(
+                session=session, actor=actor, tender_id=decode_id(tender_id, "Tender", field=["tenderId"]),
+                question=question,
+            )  # fmt: skip
+
+        return await mutate(
+            info, ClarificationPayload, action, lambda r: {"clarification": Clarification.from_row(r)}
+        )
+
+    @strawberry.mutation(description="OFFICER of the department: answer a question; the answer is public.")
+    async def answer_clarification(self, info: Info, id: strawberry.ID, answer: str) -> ClarificationPayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.OFFICER)
+            return await tendering.answer_clarification(
+                session=session, actor=actor, clarification_id=decode_id(id, "Clarification", field=["id"]),
+                answer=answer,
+            )  # fmt: skip
+
+        return await mutate(
+            info, ClarificationPayload, action, lambda r: {"clarification": Clarification.from_row(r)}
+        )
+
+    @strawberry.mutation(
+        description="PROVIDER (ACTIVE): a sealed bid, or a new version of its live bid, before the deadline."
+    )
+    async def submit_bid(self, info: Info, input: SubmitBidInput) -> BidPayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.PROVIDER)
+            return await tendering.submit_bid(
+                session=session,
+                actor=actor,
+                tender_id=decode_id(input.tender_id, "Tender", field=["input", "tenderId"]),
+                unit_price=input.unit_price,
+                proposal=input.proposal,
+                capacity=input.capacity,
+                attachments=input.attachments or (),
+            )
+
+        return await mutate(info, BidPayload, action, _own_bid)
+
+    @strawberry.mutation(
+        description="PROVIDER: re-confirm its bid unchanged after an amendment (new receipt)."
+    )
+    async def confirm_bid(self, info: Info, id: strawberry.ID) -> BidPayload:
+        return await _bid_action(info, id, tendering.confirm_bid, _own_bid)
+
+    @strawberry.mutation(description="PROVIDER: withdraw its bid before the deadline.")
+    async def withdraw_bid(self, info: Info, id: strawberry.ID) -> BidPayload:
+        return await _bid_action(
+            info, id, tendering.withdraw_bid,
+            lambda bid: {"bid": Bid.from_row(bid, tendering.BidAccess(bid.provider_id, False, False))},
+        )  # fmt: skip
+
+    @strawberry.mutation(
+        description="OFFICER of the department: open the bids (开标) after the deadline; decides validity."
+    )
+    async def open_bids(self, info: Info, tender_id: strawberry.ID) -> TenderPayload:
+        return await _tender_action(info, tender_id, tendering.open_bids, field="tenderId")
+
+    @strawberry.mutation(
+        description="Panel member: declare conflicts with bidders (an empty list: none); a conflict removes "
+        "the member from this tender's panel."
+    )
+    async def declare_conflicts(
+        self, info: Info, tender_id: strawberry.ID, provider_ids: list[strawberry.ID]
+    ) -> TenderPayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.EVALUATOR, Role.OFFICER)
+            return await tendering.declare_conflicts(
+                session=session, actor=actor, tender_id=decode_id(tender_id, "Tender", field=["tenderId"]),
+                provider_ids=decode_ids(provider_ids, "Provider", field=["providerIds"]),
+            )  # fmt: skip
+
+        return await mutate(info, TenderPayload, action, _tender)
+
+    @strawberry.mutation(
+        description="Panel member (declared, not conflicted): quality score 0-100 of a valid bid."
+    )
+    async def score_bid(self, info: Info, bid_id: strawberry.ID, score: float) -> BidPayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.EVALUATOR, Role.OFFICER)
+            bid = await tendering.score_bid(
+                session=session, actor=actor, bid_id=decode_id(bid_id, "Bid", field=["bidId"]), score=score
+            )
+            return await _with_access(session, actor, bid)
+
+        return await mutate(info, BidPayload, action, _bid_for)
+
+    @strawberry.mutation(description="PROVIDER: justify its abnormally low price in writing.")
+    async def justify_bid(self, info: Info, bid_id: strawberry.ID, text: str) -> BidPayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.PROVIDER)
+            bid = await tendering.justify_bid(
+                session=session, actor=actor, bid_id=decode_id(bid_id, "Bid", field=["bidId"]), text=text
+            )
+            return await _with_access(session, actor, bid)
+
+        return await mutate(info, BidPayload, action, _bid_for)
+
+    @strawberry.mutation(
+        description="OFFICER of the department: accept (stays valid) or reject (invalid) a justification."
+    )
+    async def decide_justification(self, info: Info, bid_id: strawberry.ID, accept: bool) -> BidPayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.OFFICER)
+            bid = await tendering.decide_justification(
+                session=session, actor=actor, bid_id=decode_id(bid_id, "Bid", field=["bidId"]), accept=accept
+            )
+            return await _with_access(session, actor, bid)
+
+        return await mutate(info, BidPayload, action, _bid_for)
+
+    @strawberry.mutation(
+        description="OFFICER of the department: compute and keep every score and the ranking "
+        "(SCORES_MISSING until every remaining evaluator scored every valid bid)."
+    )
+    async def rank_bids(self, info: Info, tender_id: strawberry.ID) -> TenderPayload:
+        return await _tender_action(info, tender_id, tendering.rank_bids, field="tenderId")
+
+    @strawberry.mutation(
+        description="OFFICER of the department: rank and recommend the top bid; starts the challenge period."
+    )
+    async def recommend_award(self, info: Info, tender_id: strawberry.ID) -> TenderPayload:
+        return await _tender_action(info, tender_id, tendering.recommend_award, field="tenderId")
+
+    @strawberry.mutation(description="PROVIDER that bid: challenge the recommended award within the period.")
+    async def file_challenge(self, info: Info, tender_id: strawberry.ID, reason: str) -> ChallengePayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.PROVIDER)
+            return await tendering.file_challenge(
+                session=session, actor=actor, tender_id=decode_id(tender_id, "Tender", field=["tenderId"]),
+                reason=reason,
+            )  # fmt: skip
+
+        return await mutate(info, ChallengePayload, action, lambda r: {"challenge": Challenge.from_row(r)})
+
+    @strawberry.mutation(
+        description="OFFICER of the department: DISMISSED, or UPHELD (the tender goes back to EVALUATING)."
+    )
+    async def decide_challenge(
+        self, info: Info, id: strawberry.ID, decision: ChallengeDecisionType, note: str
+    ) -> ChallengePayload:
+        async def action(session, actor):
+            service.require_role(actor, Role.OFFICER)
+            return await tendering.decide_challenge(
+                session=session, actor=actor, challenge_id=decode_id(id, "Challenge", field=["id"]),
+                decision=decision, note=note,
+            )  # fmt: skip
+
+        return await mutate(info, ChallengePayload, action, lambda r: {"challenge": Challenge.from_row(r)})
+
+
+async def _tender_action(
+    info: Info, id: strawberry.ID, action, *, field: str = "id", **kwargs
+) -> TenderPayload:
+    async def run(session, actor):
+        service.require_role(actor, Role.OFFICER)
+        return await action(
+            session=session, actor=actor, tender_id=decode_id(id, "Tender", field=[field]), **kwargs
+        )
+
+    return await mutate(info, TenderPayload, run, _tender)
+
+
+async def _bid_action(info: Info, id: strawberry.ID, action, present) -> BidPayload:
+    async def run(session, actor):
+        service.require_role(actor, Role.PROVIDER)
+        return await action(session=session, actor=actor, bid_id=decode_id(id, "Bid", field=["id"]))
+
+    return await mutate(info, BidPayload, run, present)
+
+
+CONTRACT_TYPES: list = []

@@ -11,16 +11,14 @@ from strawberry.types import Info
 
 from core import clock
 from core.api import (
-    Page,
     connection,
     context_of,
     decode_id,
-    page_size,
     paginate,
     query_errors,
     resolve_node,
 )
-from market import loaders, service
+from market import loaders, service, tendering
 from market.types import (
     AuditFirm,
     Department,
@@ -134,15 +132,31 @@ class Query:
                 page = await paginate(session, statement, first=first, after=after)
         return connection(page, Provider.from_row)
 
-    @strawberry.field(description="Tenders visible to the caller, newest first. `first` at most 100.")
+    @strawberry.field(
+        description="Tenders visible to the caller, newest first: published notices for everyone, drafts for "
+        "their department's officers. `first` at most 100."
+    )
     async def tenders(
         self,
         info: Info,
         status: TenderStatusType | None = None,
         first: int | None = None,
         after: str | None = None,
+        region_id: Annotated[strawberry.ID | None, strawberry.argument(description="In this region.")] = None,
+        package_id: Annotated[
+            strawberry.ID | None, strawberry.argument(description="Made from this package version.")
+        ] = None,
     ) -> TenderConnection:
+        ctx = context_of(info)
         with query_errors():
-            page_size(first)
-        # Tenders are created from the tender issue on; until then the list is empty.
-        return connection(Page.empty(), Tender)
+            statement = tendering.tenders_statement(
+                actor=ctx.actor,
+                status=status,
+                region_id=decode_id(region_id, "Region", field=["regionId"]) if region_id else None,
+                package_id=decode_id(package_id, "ServicePackage", field=["packageId"])
+                if package_id
+                else None,
+            )
+            async with ctx.db() as session:
+                page = await paginate(session, statement, first=first, after=after)
+        return connection(page, Tender.from_row)

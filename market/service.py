@@ -798,6 +798,11 @@ async def advance_clock(
     return moved
 
 
+def require_role(actor: Actor | None, *roles: Role) -> Actor:
+    """Role check before a resolver decodes IDs, so that anonymous callers learn nothing else."""
+    return require(actor, *roles)
+
+
 def require_admin(actor: Actor | None) -> Actor:
     return require(actor, Role.ADMIN)
 

@@ -30,13 +30,32 @@ async def offset_seconds(session: AsyncSession) -> int:
     return session.info[_OFFSET_KEY]
 
 
+_PINNED_KEY = "clock_pinned_at"
+
+
 async def now(session: AsyncSession) -> dt.datetime:
     """The platform's current time, aware, in UTC."""
+    if _PINNED_KEY in session.info:
+        return session.info[_PINNED_KEY]
     return real_now() + dt.timedelta(seconds=await offset_seconds(session))
+
+
+def pin(session: AsyncSession, moment: dt.datetime | None) -> None:
+    """Make this session's clock read `moment` (None: the real clock again).
+
+    For back-filling history, e.g. demo data whose tenders ran last month;
+    requests never pin their session.
+    """
+    if moment is None:
+        session.info.pop(_PINNED_KEY, None)
+    else:
+        session.info[_PINNED_KEY] = moment.astimezone(dt.UTC)
 
 
 def now_at_commit(session: AsyncSession) -> dt.datetime:
     """The platform time inside a commit check (sync code); uses the offset this session read."""
+    if _PINNED_KEY in session.info:
+        return session.info[_PINNED_KEY]
     return real_now() + dt.timedelta(seconds=session.info.get(_OFFSET_KEY, 0))
 
 

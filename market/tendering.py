@@ -170,7 +170,9 @@ async def bid_access_many(
         bidding = set(
             (
                 await session.scalars(
-                    select(Bid.tender_id).where(Bid.tender_id.in_(opened), Bid.provider_id == own)
+                    select(Bid.tender_id).where(
+                        Bid.tender_id.in_(opened), Bid.provider_id == own, Bid.status != BidStatus.WITHDRAWN
+                    )
                 )
             ).all()
         )
@@ -711,7 +713,10 @@ def _sha256(text: str) -> str:
 
 
 def _refuse_after_deadline(session: AsyncSession, deadline: dt.datetime) -> None:
-    """At COMMIT, not just when the work began: a late commit is a late bid."""
+    """Check again at COMMIT, not just when the work began: a late commit is a late bid.
+
+    Registered last, once everything else passed, so a refused bid leaves no check behind.
+    """
 
     def check() -> None:
         if clock.now_at_commit(session) >= deadline:
@@ -729,7 +734,6 @@ async def _open_for_bids(
     if tender.status == TenderStatus.PUBLISHED and now >= tender.bid_deadline:
         raise DeadlinePassed("the bid deadline has passed")
     _require_status(tender, TenderStatus.PUBLISHED, doing="take bids")
-    _refuse_after_deadline(session, tender.bid_deadline)
     return tender, now
 
 
@@ -822,7 +826,17 @@ async def submit_bid(
     receipt = await _new_version(session, bid, tender, now=now, content=content)
     action = "bid.submitted" if before is None else "bid.amended"
     await journal.record(session, actor=actor, action=action, entity=bid, before=before)
+    _refuse_after_deadline(session, tender.bid_deadline)
     return Submission(bid=bid, receipt=receipt)
+
+
+async def _visible_bid(session: AsyncSession, actor: Actor, bid_id: int, *, field: Sequence[str]) -> Bid:
+    """A bid the caller may read; any other reads as not found, so that bid IDs cannot be probed."""
+    bid = await session.get(Bid, bid_id, with_for_update=True)
+    tender = await session.get(Tender, bid.tender_id) if bid else None
+    if bid is None or not can_see_bid(await bid_access(session, actor, tender), bid):
+        raise NotFound("no bid with this ID", field=field)
+    return bid
 
 
 async def _own_bid(session: AsyncSession, actor: Actor | None, bid_id: int) -> tuple[Actor, Provider, Bid]:
@@ -848,17 +862,19 @@ async def confirm_bid(*, session: AsyncSession, actor: Actor | None, bid_id: int
                "attachments": bid.attachments}  # fmt: skip
     receipt = await _new_version(session, bid, tender, now=now, content=content)
     await journal.record(session, actor=actor, action="bid.confirmed", entity=bid, before=before)
+    _refuse_after_deadline(session, tender.bid_deadline)
     return Submission(bid=bid, receipt=receipt)
 
 
 async def withdraw_bid(*, session: AsyncSession, actor: Actor | None, bid_id: int) -> Bid:
     actor, _provider, bid = await _own_bid(session, actor, bid_id)
-    await _open_for_bids(session, actor, bid.tender_id, field=["id"])
+    tender, _now = await _open_for_bids(session, actor, bid.tender_id, field=["id"])
     if bid.status == BidStatus.WITHDRAWN:
         raise InvalidState("the bid is withdrawn already")
     before = journal.snapshot(bid)
     bid.status = BidStatus.WITHDRAWN
     await journal.record(session, actor=actor, action="bid.withdrawn", entity=bid, before=before)
+    _refuse_after_deadline(session, tender.bid_deadline)
     return bid
 
 
@@ -999,9 +1015,7 @@ async def declare_conflicts(
 async def score_bid(*, session: AsyncSession, actor: Actor | None, bid_id: int, score: float) -> Bid:
     """A remaining panel member's quality score (0-100) of a valid bid; may be revised until ranking."""
     actor = require(actor, Role.EVALUATOR, Role.OFFICER)
-    bid = await session.get(Bid, bid_id)
-    if bid is None:
-        raise NotFound("no bid with this ID", field=["bidId"])
+    bid = await _visible_bid(session, actor, bid_id, field=["bidId"])
     actor, member = await _panel_member(session, actor, bid.tender_id)
     tender = await session.get(Tender, bid.tender_id)
     _require_status(tender, TenderStatus.EVALUATING, doing="score bids")
@@ -1046,9 +1060,8 @@ async def decide_justification(
     *, session: AsyncSession, actor: Actor | None, bid_id: int, accept: bool
 ) -> Bid:
     """The officer accepts (the bid stays valid) or rejects (it becomes invalid) before ranking."""
-    bid = await session.get(Bid, bid_id, with_for_update=True)
-    if bid is None:
-        raise NotFound("no bid with this ID", field=["bidId"])
+    actor = require(actor, Role.OFFICER)
+    bid = await _visible_bid(session, actor, bid_id, field=["bidId"])
     actor, tender = await _owned_tender(session, actor, bid.tender_id, field=["bidId"])
     _require_status(tender, TenderStatus.EVALUATING, doing="decide justifications")
     if not bid.abnormally_low or bid.status != BidStatus.VALID or bid.justification_accepted is not None:

@@ -98,6 +98,15 @@ class KpisByTenderLoader(ContextLoader):
         return group_by_key(rows, keys, lambda row: row.tender_id)
 
 
+class BidAccessByTenderLoader(ContextLoader):
+    """What the caller may read of each tender's bids (tendering.BidAccess)."""
+
+    async def load_batch(self, session, keys):
+        tenders = (await session.scalars(select(m.Tender).where(m.Tender.id.in_(keys)))).all()
+        access = await tendering.bid_access_many(session, self.ctx.actor, tenders)
+        return [access.get(key) for key in keys]
+
+
 class VisibleBidsByTenderLoader(ContextLoader):
     """The bids of each tender that the caller may read, with what it may read of them."""
 

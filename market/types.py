@@ -512,11 +512,9 @@ class Tender(relay.Node):
 
     @strawberry.field(description="Bidders and unit prices as opened; for those who may see the bids.")
     async def opening_record(self, info: Info) -> list[OpeningRecordEntry] | None:
-        ctx = context_of(info)
         if self.row.opening_record is None:
             return None
-        async with ctx.db() as session:
-            access = await tendering.bid_access(session, ctx.actor, self.row)
+        access = await context_of(info).loader(loaders.BidAccessByTenderLoader).load(self.id)
         if not access.all_opened:
             return None
         return [

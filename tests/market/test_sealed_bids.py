@@ -1,0 +1,443 @@
+"""Sealed bids (SPEC §4.2), through the API: before the opening nobody but the bidding provider learns
+anything of a bid, by any query path, not even how many bids exist.
+
+Every bid carries unique strings (price, proposal, global ID, receipt hash); a caller's whole JSON
+answer is searched for the strings it may not know. Before the opening the answers must also equal
+those given before any bid existed: whatever a caller sees then cannot depend on the bids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from contracts import service as contracts
+from core.api import encode_id
+from market import models as m
+from market import tendering
+from tests import factories
+from tests.market import world as w
+
+TENDER_FIELDS = """
+  id status openedAt
+  bids {
+    id status unitPrice proposal canonicalContent justification receipt { sha256 }
+    provider { id legalName } priceScore qualityScore recordScore totalScore rank
+  }
+  myBid { id status version unitPrice proposal canonicalContent receipt { sha256 } }
+  award { bid { id unitPrice proposal } }
+  openingRecord { providerName unitPrice receiptSha256 }
+"""
+LOOK = f"""
+query($tender: ID!) {{
+  tenders(first: 100) {{ totalCount edges {{ node {{ {TENDER_FIELDS} }} }} }}
+  tender: node(id: $tender) {{ id ... on Tender {{ {TENDER_FIELDS} }} }}
+  providers(first: 100) {{
+    totalCount
+    edges {{ node {{ id legalName status qualifications {{ type }} regions {{ code }} }} }}
+  }}
+}}"""
+BID_NODE = """
+query($id: ID!) {
+  node(id: $id) {
+    id
+    ... on Bid { status unitPrice proposal canonicalContent receipt { sha256 } tender { id } provider { legalName } }
+  }
+}"""
+E = "errors { field code message }"
+CALLERS = ["anonymous", "officer", "other_officer", "evaluator0", "bidder4", "bidder0"]
+# bidder4 never bids; bidder3 bids and withdraws; bidder2 amends its bid once.
+LIVE = ["bidder0", "bidder1", "bidder2"]
+
+
+@dataclass
+class SealedBid:
+    """What a bidder knows of its bid, every version included: nobody else may learn any of it."""
+
+    bid: m.Bid
+    prices: list[str] = field(default_factory=list)
+    proposals: list[str] = field(default_factory=list)
+    receipts: list[str] = field(default_factory=list)
+
+    @property
+    def global_id(self) -> str:
+        return encode_id("Bid", self.bid.id)
+
+    @property
+    def secrets(self) -> list[str]:
+        return [*self.prices, *self.proposals, *self.receipts, f'"{self.global_id}"']
+
+
+@dataclass
+class Sealed:
+    world: w.World
+    api: Any
+    tender: m.Tender
+    bids: dict[str, SealedBid] = field(default_factory=dict)
+    tokens: dict[str, str | None] = field(default_factory=dict)
+
+    async def login(self) -> None:
+        """Fresh tokens, after the last clock move (tokens expire 12 h later by the platform clock)."""
+        self.tokens = {"anonymous": None}
+        for name, user in self.world.users.items():
+            self.tokens[name] = await self.api.login(user.email, factories.PASSWORD)
+
+    async def look(self, caller: str) -> dict:
+        """Everything a caller can ask about the tender and the providers, in one answer."""
+        token = self.tokens[caller]
+        data = await self.api(LOOK, {"tender": encode_id("Tender", self.tender.id)}, token=token)
+        nodes = {}
+        for name, sealed in self.bids.items():
+            nodes[name] = (await self.api(BID_NODE, {"id": sealed.global_id}, token=token))["node"]
+        return {"queries": data, "bid_nodes": nodes}
+
+    async def bid(self, bidder: str, price: str, proposal: str) -> None:
+        submission = await self.world.bid(self.tender, int(bidder[-1]), price, proposal=proposal)
+        sealed = self.bids.setdefault(bidder, SealedBid(submission.bid))
+        sealed.prices.append(price)
+        sealed.proposals.append(proposal)
+        sealed.receipts.append(submission.receipt.receipt_sha256)
+
+    def others_secrets(self, caller: str) -> list[str]:
+        return [s for name, sealed in self.bids.items() if name != caller for s in sealed.secrets]
+
+
+def _text(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def _leaks(data: Any, secrets: list[str]) -> list[str]:
+    text = _text(data)
+    return [s for s in secrets if s in text]
+
+
+def _tender_nodes(look: dict) -> list[dict]:
+    listed = [e["node"] for e in look["queries"]["tenders"]["edges"]]
+    return [*listed, look["queries"]["tender"]]
+
+
+def _without_my_bid(look: dict) -> dict:
+    """The answer with the caller's own bid taken out: what must not depend on the bids."""
+    copy = json.loads(_text(look))
+    for node in _tender_nodes(copy):
+        node["myBid"] = None
+    copy["bid_nodes"] = {}
+    return copy
+
+
+async def _sealed(session, api) -> Sealed:
+    """A published tender; its bids come later, see `_submit`."""
+    world = await w.build(session, bidders=5)
+    tender = await world.published()
+    await session.commit()
+    sealed = Sealed(world=world, api=api, tender=tender)
+    await sealed.login()
+    return sealed
+
+
+async def _submit(sealed: Sealed) -> None:
+    """Three live bids with unique prices and proposals, one amended, plus one withdrawn bid."""
+    await sealed.bid("bidder0", "97.31", "Proposal ALPHA-5521: carers within 2 km")
+    await sealed.bid("bidder1", "93.47", "Proposal BRAVO-8830: night shifts covered")
+    await sealed.bid("bidder2", "91.13", "Proposal CHARLIE-1207: first draft")
+    await sealed.bid("bidder3", "88.59", "Proposal DELTA-4419: withdrawn later")
+    await sealed.bid("bidder2", "89.17", "Proposal CHARLIE-1208: amended")
+    await tendering.withdraw_bid(
+        session=sealed.world.session, actor=sealed.world.bidders[3], bid_id=sealed.bids["bidder3"].bid.id
+    )
+    await sealed.world.session.commit()
+
+
+def _assert_nothing_learnt(sealed: Sealed, caller: str, before: dict, after: dict) -> None:
+    assert _leaks(after, sealed.others_secrets(caller)) == []
+    assert _without_my_bid(after) == _without_my_bid(before)
+    for node in _tender_nodes(after):
+        assert node["bids"] == [] and node["award"] is None and node["openingRecord"] is None
+    for name, node in after["bid_nodes"].items():
+        if name != caller:
+            assert node is None, (caller, name)
+    own = sealed.bids.get(caller)
+    for node in _tender_nodes(after):
+        if own is None:
+            assert node["myBid"] is None
+        else:
+            assert node["myBid"]["id"] == own.global_id
+            assert (node["myBid"]["unitPrice"], node["myBid"]["proposal"]) == (
+                own.prices[-1],
+                own.proposals[-1],
+            )
+            assert node["myBid"]["receipt"]["sha256"] == own.receipts[-1]
+    if own is not None:
+        assert after["bid_nodes"][caller]["unitPrice"] == own.prices[-1]
+
+
+# ---------------------------------------------------------------- before the opening
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_before_the_opening_a_caller_learns_nothing_of_others_bids(caller, session, api):
+    # Given a published tender, and what the caller sees of it while nobody has bid
+    sealed = await _sealed(session, api)
+    before = await sealed.look(caller)
+
+    # When three providers bid (one amends), a fourth bids and withdraws
+    await _submit(sealed)
+
+    # Then the caller's answer is the same as before (except its own bid), and has no other bid's strings
+    _assert_nothing_learnt(sealed, caller, before, await sealed.look(caller))
+
+    # And the same after the deadline, until the bids are opened
+    await sealed.world.past_deadline(sealed.tender)
+    await sealed.login()
+    _assert_nothing_learnt(sealed, caller, before, await sealed.look(caller))
+
+
+async def test_a_withdrawn_bid_stays_readable_by_its_provider_only(session, api):
+    sealed = await _sealed(session, api)
+    await _submit(sealed)
+    withdrawn = sealed.bids["bidder3"]
+
+    look = await sealed.look("bidder3")
+
+    assert look["queries"]["tender"]["myBid"]["status"] == "WITHDRAWN"
+    assert look["bid_nodes"]["bidder3"]["status"] == "WITHDRAWN"
+    assert _leaks(look, sealed.others_secrets("bidder3")) == []
+    for caller in CALLERS:
+        assert _leaks(await sealed.look(caller), withdrawn.secrets) == []
+
+
+MUTATIONS = {
+    "withdrawBid": f"mutation($id: ID!) {{ withdrawBid(id: $id) {{ bid {{ id unitPrice }} {E} }} }}",
+    "confirmBid": f"mutation($id: ID!) {{ confirmBid(id: $id) {{ bid {{ id unitPrice }} {E} }} }}",
+    "justifyBid": f'mutation($id: ID!) {{ justifyBid(bidId: $id, text: "Cheap") {{ bid {{ id }} {E} }} }}',
+    "scoreBid": f"mutation($id: ID!) {{ scoreBid(bidId: $id, score: 80) {{ bid {{ id }} {E} }} }}",
+    "decideJustification": (
+        f"mutation($id: ID!) {{ decideJustification(bidId: $id, accept: true) {{ bid {{ id }} {E} }} }}"
+    ),
+}
+ERROR_CASES = [
+    *(
+        (mutation, caller)
+        for mutation in ("withdrawBid", "confirmBid", "justifyBid")
+        for caller in ("bidder1", "bidder4")  # another bidder, a provider that did not bid
+    ),
+    ("scoreBid", "bidder1"),
+    ("scoreBid", "anonymous"),
+    ("scoreBid", "evaluator0"),  # on the panel
+    ("scoreBid", "officer"),  # owns the tender, not on the panel
+    ("scoreBid", "other_officer"),
+    ("decideJustification", "officer"),
+    ("decideJustification", "other_officer"),
+]
+
+
+@pytest.mark.parametrize("past_deadline", [False, True], ids=["before-deadline", "after-deadline"])
+@pytest.mark.parametrize(("mutation", "caller"), ERROR_CASES, ids=[f"{m}-{c}" for m, c in ERROR_CASES])
+async def test_a_bid_of_another_provider_answers_like_a_bid_that_does_not_exist(
+    mutation, caller, past_deadline, session, api
+):
+    # Given bidder0's sealed bid (before or after the deadline, not opened), and an ID no bid has
+    sealed = await _sealed(session, api)
+    await _submit(sealed)
+    if past_deadline:
+        await sealed.world.past_deadline(sealed.tender)
+        await sealed.login()
+    token = sealed.tokens[caller]
+    real = sealed.bids["bidder0"].global_id
+    unknown = encode_id("Bid", sealed.bids["bidder0"].bid.id + 10_000)
+
+    # When the caller acts on each
+    on_real = (await api(MUTATIONS[mutation], {"id": real}, token=token))[mutation]
+    on_unknown = (await api(MUTATIONS[mutation], {"id": unknown}, token=token))[mutation]
+
+    # Then both answers are the same refusal: nothing says the bid exists
+    assert on_real["errors"], on_real
+    assert on_real == on_unknown
+    assert _leaks(on_real, sealed.others_secrets(caller)) == []
+
+
+async def test_opening_before_the_deadline_is_too_early_and_counts_nothing(session, api):
+    # Given two published tenders of the same officer, one with bids and one without
+    sealed = await _sealed(session, api)
+    empty = await sealed.world.published()
+    await session.commit()
+    await _submit(sealed)
+    document = f"mutation($id: ID!) {{ openBids(tenderId: $id) {{ tender {{ status }} {E} }} }}"
+    token = sealed.tokens["officer"]
+
+    # When the officer tries to open both before the deadline
+    with_bids = (await api(document, {"id": encode_id("Tender", sealed.tender.id)}, token=token))["openBids"]
+    without = (await api(document, {"id": encode_id("Tender", empty.id)}, token=token))["openBids"]
+
+    # Then both are refused alike, with a message that mentions no number
+    assert [e["code"] for e in with_bids["errors"]] == ["TOO_EARLY"]
+    assert with_bids == without
+    assert not re.search(r"\d", with_bids["errors"][0]["message"])
+    assert sealed.tender.status == m.TenderStatus.PUBLISHED
+
+
+# ---------------------------------------------------------------- after the opening
+
+
+async def _opened(session, api) -> Sealed:
+    sealed = await _sealed(session, api)
+    await _submit(sealed)
+    await sealed.world.past_deadline(sealed.tender)
+    await tendering.open_bids(session=session, actor=sealed.world.officer, tender_id=sealed.tender.id)
+    await session.commit()
+    await sealed.login()
+    return sealed
+
+
+def _names(sealed: Sealed) -> dict[str, str]:
+    return {f"bidder{i}": p.legal_name for i, p in enumerate(sealed.world.providers)}
+
+
+def _assert_opening_record(sealed: Sealed, node: dict) -> None:
+    names = _names(sealed)
+    record = {(e["providerName"], e["unitPrice"], e["receiptSha256"]) for e in node["openingRecord"]}
+    assert record == {(names[b], sealed.bids[b].prices[-1], sealed.bids[b].receipts[-1]) for b in LIVE}
+    assert {b["provider"]["legalName"] for b in node["bids"]} == {names[b] for b in LIVE}
+    assert {b["id"]: b["unitPrice"] for b in node["bids"]} == {
+        sealed.bids[b].global_id: sealed.bids[b].prices[-1] for b in LIVE
+    }
+
+
+@pytest.mark.parametrize("caller", ["officer", "evaluator0"])
+async def test_after_the_opening_the_officer_and_the_panel_read_every_live_bid(caller, session, api):
+    sealed = await _opened(session, api)
+
+    look = await sealed.look(caller)
+
+    for node in _tender_nodes(look):
+        assert node["status"] == "EVALUATING"
+        _assert_opening_record(sealed, node)
+        proposals = {b["id"]: b["proposal"] for b in node["bids"]}
+        assert proposals == {sealed.bids[b].global_id: sealed.bids[b].proposals[-1] for b in LIVE}
+    for name in LIVE:
+        assert look["bid_nodes"][name]["proposal"] == sealed.bids[name].proposals[-1]
+    # A withdrawn bid is never shown to others
+    assert look["bid_nodes"]["bidder3"] is None
+    assert _leaks(look, sealed.bids["bidder3"].secrets) == []
+
+
+async def test_after_the_opening_the_officer_checks_every_receipt(session, api):
+    sealed = await _opened(session, api)
+
+    look = await sealed.look("officer")
+
+    bids = look["queries"]["tender"]["bids"]
+    assert len(bids) == len(LIVE)
+    for bid in bids:
+        content = bid["canonicalContent"]
+        assert bid["proposal"] in json.loads(content)["proposal"]
+        assert hashlib.sha256(content.encode()).hexdigest() == bid["receipt"]["sha256"]
+    assert {b["receipt"]["sha256"] for b in bids} == {sealed.bids[b].receipts[-1] for b in LIVE}
+
+
+async def test_after_the_opening_a_bidder_sees_prices_but_not_the_others_proposals(session, api):
+    sealed = await _opened(session, api)
+    own = sealed.bids["bidder0"]
+
+    look = await sealed.look("bidder0")
+
+    for node in _tender_nodes(look):
+        _assert_opening_record(sealed, node)
+        for bid in node["bids"]:
+            if bid["id"] == own.global_id:
+                assert bid["proposal"] == own.proposals[-1]
+                sha = hashlib.sha256(bid["canonicalContent"].encode()).hexdigest()
+                assert sha == own.receipts[-1]
+            else:
+                assert (bid["proposal"], bid["canonicalContent"], bid["justification"]) == ("", "", None)
+        assert node["myBid"]["id"] == own.global_id
+    for name in ("bidder1", "bidder2"):
+        node = look["bid_nodes"][name]
+        assert node["unitPrice"] == sealed.bids[name].prices[-1]
+        assert (node["proposal"], node["canonicalContent"]) == ("", "")
+    assert look["bid_nodes"]["bidder3"] is None
+    others = [p for name in ("bidder1", "bidder2", "bidder3") for p in sealed.bids[name].proposals]
+    assert _leaks(look, others + sealed.bids["bidder3"].secrets) == []
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "other_officer", "bidder4"])
+async def test_after_the_opening_outsiders_still_see_nothing_of_the_bids(caller, session, api):
+    sealed = await _opened(session, api)
+
+    look = await sealed.look(caller)
+
+    for node in _tender_nodes(look):
+        assert node["status"] == "EVALUATING"
+        assert (node["bids"], node["openingRecord"], node["award"], node["myBid"]) == ([], None, None, None)
+    assert all(node is None for node in look["bid_nodes"].values())
+    assert _leaks(look, sealed.others_secrets(caller)) == []
+
+
+async def test_after_the_opening_a_provider_that_withdrew_is_not_a_bidder(session, api):
+    sealed = await _opened(session, api)
+
+    look = await sealed.look("bidder3")
+
+    node = look["queries"]["tender"]
+    assert (node["bids"], node["openingRecord"]) == ([], None)
+    assert node["myBid"]["status"] == "WITHDRAWN"
+    assert _leaks(look, sealed.others_secrets("bidder3")) == []
+
+
+@pytest.mark.parametrize(
+    ("mutation", "caller"), [("scoreBid", "evaluator0"), ("decideJustification", "officer")]
+)
+async def test_after_the_opening_a_withdrawn_bid_answers_like_a_bid_that_does_not_exist(
+    mutation, caller, session, api
+):
+    sealed = await _opened(session, api)
+    token = sealed.tokens[caller]
+    withdrawn = sealed.bids["bidder3"]
+    unknown = encode_id("Bid", withdrawn.bid.id + 10_000)
+
+    on_withdrawn = (await api(MUTATIONS[mutation], {"id": withdrawn.global_id}, token=token))[mutation]
+    on_unknown = (await api(MUTATIONS[mutation], {"id": unknown}, token=token))[mutation]
+
+    assert [e["code"] for e in on_withdrawn["errors"]] == ["NOT_FOUND"]
+    assert on_withdrawn == on_unknown
+
+
+# ---------------------------------------------------------------- after the award
+
+
+async def test_after_the_award_the_public_sees_every_score_but_no_proposal(session, api):
+    # Given an opened tender, scored, recommended and final after the challenge period
+    sealed = await _opened(session, api)
+    world, tender = sealed.world, sealed.tender
+    await world.declare_all(tender)
+    await world.score_all(tender, {0: [80, 82, 84], 1: [90, 88, 86], 2: [70, 72, 74]})
+    await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+    await world.past_challenge(tender)
+    await contracts.finalize_award(session=session, actor=world.officer, tender_id=tender.id)
+    await session.commit()
+    await sealed.login()
+    assert tender.status == m.TenderStatus.AWARDED
+
+    # When anonymous callers read the tender
+    look = await sealed.look("anonymous")
+
+    # Then they see the live bids with every score and rank, in rank order, but no proposal
+    for node in _tender_nodes(look):
+        bids = node["bids"]
+        assert {b["id"] for b in bids} == {sealed.bids[b].global_id for b in LIVE}
+        assert [b["rank"] for b in bids] == [1, 2, 3]
+        for bid in bids:
+            assert None not in (bid["priceScore"], bid["qualityScore"], bid["recordScore"], bid["totalScore"])
+            assert (bid["proposal"], bid["canonicalContent"], bid["justification"]) == ("", "", None)
+        assert node["award"]["bid"]["id"] == bids[0]["id"]
+        assert node["award"]["bid"]["proposal"] == ""
+        assert len(node["openingRecord"]) == len(LIVE)
+    proposals = [p for sealed_bid in sealed.bids.values() for p in sealed_bid.proposals]
+    assert _leaks(look, proposals + sealed.bids["bidder3"].secrets) == []
+    assert look["bid_nodes"]["bidder3"] is None
+    assert look["bid_nodes"]["bidder0"]["unitPrice"] == "97.31"

@@ -1,5 +1,6 @@
 """The published operations (graphql/operations/**/*.graphql) run against the API on the demo data,
-and the demo data itself: valid credit codes, the expected counts, the README's account table.
+and the demo data itself: valid credit codes, the expected counts, one tender in each state, the
+README's account table.
 
 Every operation file needs a step below: a file without one fails the test, so no operation is
 published untested.
@@ -8,9 +9,12 @@ published untested.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,16 +22,31 @@ from graphql import OperationDefinitionNode, parse
 from sqlalchemy import func, select
 from stdnum.cn import uscc
 
+from contracts.models import Contract
+from core import clock, journal
 from core.auth import Role
 from core.settings import get_settings
 from market import demo, service
-from market.models import Provider, ProviderStatus, Qualification, ServicePackage, User
+from market.models import (
+    Bid,
+    BidStatus,
+    Provider,
+    ProviderStatus,
+    Qualification,
+    ServicePackage,
+    Tender,
+    TenderStatus,
+    User,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "graphql" / "operations"
 README = ROOT / "README.md"
 
-OFFICER = next(a for a in demo.ACCOUNTS if a.email == "officer.huangpu@demo.gov.cn")
+ACCOUNTS = {a.email: a for a in demo.ACCOUNTS}
+OFFICER = ACCOUNTS["officer.huangpu@demo.gov.cn"]
+ADMIN = ACCOUNTS["admin@demo.gov.cn"]
+EVALUATORS = [ACCOUNTS[email] for email in demo.EVALUATORS]
 
 # What the README's walkthrough types in; the region is added from the `regions` result.
 NEW_PROVIDER = {
@@ -46,6 +65,61 @@ NEW_QUALIFICATION = {
 }
 
 
+# The tender the walkthrough takes from draft to award. The deadline and start date are dates the
+# README tells the reader to choose (a deadline two days ahead); the test takes them from `now`.
+NEW_TENDER = {
+    "title": "黄浦区高龄老人居家养老上门服务采购项目",
+    "quantity": 6000,
+    "periods": 4,
+    "periodMonths": 3,
+    "maxUnitPrice": "120.00",
+    "minValidBids": 3,
+    "priceWeight": 0.3,
+    "qualityWeight": 0.6,
+    "recordWeight": 0.1,
+    "requiredQualifications": ["养老机构设立许可"],
+}
+# Bidder login -> (password, unit price, proposal); the third is the provider registered in step 3.
+BIDDERS = {
+    "yikang@provider.demo.cn": (
+        "demo-provider-2026",
+        "98.00",
+        "片区服务小组上门，持证养老护理员按个人照护计划服务，24小时值班电话。",
+    ),
+    "leling@provider.demo.cn": (
+        "demo-provider-2026",
+        "92.00",
+        "社工加护理员双人上门，每月回访，投诉24小时内回复。",
+    ),
+    NEW_PROVIDER["adminEmail"]: (
+        NEW_PROVIDER["adminPassword"],
+        "88.00",
+        "新设服务点，护理员均持证上岗，服务记录家属确认。",
+    ),
+}
+# Evaluator -> quality score per bidder, in BIDDERS order.
+SCORES = {
+    "evaluator.li@demo.gov.cn": [86, 84, 80],
+    "evaluator.zhou@demo.org.cn": [88, 82, 78],
+}
+BID_DEADLINE_AHEAD = dt.timedelta(days=2)
+PAST_DEADLINE_SECONDS = 259200  # 3 days, as the README advances the clock
+PAST_CHALLENGE_SECONDS = 1728000  # 20 days
+# IDs the README prints, as they are on a freshly loaded demo database (checked on SQLite, whose
+# IDs roll back with each test; PostgreSQL's sequences do not).
+README_IDS = {
+    "huangpu": "UmVnaW9uOjE=",
+    "provider": "UHJvdmlkZXI6NQ==",
+    "package": "U2VydmljZVBhY2thZ2U6MQ==",
+    "evaluator.li@demo.gov.cn": "VXNlcjo4",
+    "evaluator.zhou@demo.org.cn": "VXNlcjo5",
+    "tender": "VGVuZGVyOjg=",
+    "bid:yikang@provider.demo.cn": "QmlkOjEx",
+    "bid:leling@provider.demo.cn": "QmlkOjEy",
+    f"bid:{NEW_PROVIDER['adminEmail']}": "QmlkOjEz",
+}
+
+
 def operation_files() -> list[str]:
     return sorted(p.relative_to(OPERATIONS).as_posix() for p in OPERATIONS.rglob("*.graphql"))
 
@@ -60,15 +134,32 @@ def no_payload_errors(data: dict) -> None:
 class Walkthrough:
     """Runs operation files through the API; remembers tokens and IDs between steps."""
 
-    def __init__(self, api):
+    def __init__(self, api, *, fresh_ids: bool):
         self.api = api
+        self.fresh_ids = fresh_ids  # IDs are those of a freshly loaded database (SQLite)
         self.tokens: dict[str, str] = {}
         self.ids: dict[str, str] = {}
+        self.values: dict[str, object] = {}
 
     async def run(self, file: str, variables: dict | None = None, *, token: str | None = None) -> dict:
         data = await self.api((OPERATIONS / file).read_text(encoding="utf-8"), variables, token=token)
         no_payload_errors(data)
         return data
+
+    async def login(self, email: str, password: str) -> str:
+        """Log in with the walkthrough's login operation; again after the clock moves (tokens expire)."""
+        data = await self.run(
+            "walkthrough/04_login.graphql", {"input": {"email": email, "password": password}}
+        )
+        self.tokens[email] = data["login"]["token"]
+        return self.tokens[email]
+
+    def note_id(self, key: str, value: str) -> None:
+        self.ids[key] = value
+        if self.fresh_ids and key in README_IDS:
+            assert value == README_IDS[key], (
+                f"README shows {README_IDS[key]} for {key}, the API gives {value}"
+            )
 
 
 Step = Callable[[Walkthrough], Awaitable[None]]
@@ -82,6 +173,8 @@ async def browse_catalogue(w: Walkthrough) -> None:
     assert sum(k["weight"] for k in kpis) == pytest.approx(1)
     assert {k["source"]: k["direction"] for k in kpis}["COMPLAINT_RATE"] == "LOWER_IS_BETTER"
 
+    w.note_id("package", packages[0]["id"])
+
     everything = await w.run("walkthrough/01_service_packages.graphql")
     assert everything["servicePackages"]["totalCount"] == len(demo.PACKAGES)
 
@@ -90,7 +183,7 @@ async def list_regions(w: Walkthrough) -> None:
     data = await w.run("walkthrough/02_regions.graphql")
     regions = {r["code"]: r for r in data["regions"]}
     assert {code: r["kind"] for code, r in regions.items()} == {"310101": "URBAN", "310151": "RURAL"}
-    w.ids["huangpu"] = regions["310101"]["id"]
+    w.note_id("huangpu", regions["310101"]["id"])
 
 
 async def register_provider(w: Walkthrough) -> None:
@@ -101,7 +194,7 @@ async def register_provider(w: Walkthrough) -> None:
     provider = data["registerProvider"]["provider"]
     assert provider["status"] == "PENDING"
     assert [r["name"] for r in provider["regions"]] == ["上海市黄浦区"]
-    w.ids["provider"] = provider["id"]
+    w.note_id("provider", provider["id"])
 
 
 async def log_in_officer(w: Walkthrough) -> None:
@@ -134,11 +227,7 @@ async def approve_provider(w: Walkthrough) -> None:
 
 
 async def add_qualification(w: Walkthrough) -> None:
-    login = await w.run(
-        "walkthrough/04_login.graphql",
-        {"input": {"email": NEW_PROVIDER["adminEmail"], "password": NEW_PROVIDER["adminPassword"]}},
-    )
-    token = login["login"]["token"]
+    token = await w.login(NEW_PROVIDER["adminEmail"], NEW_PROVIDER["adminPassword"])
     data = await w.run(
         "walkthrough/08_add_qualification.graphql",
         {"input": {"providerId": w.ids["provider"], **NEW_QUALIFICATION}},
@@ -151,7 +240,193 @@ async def add_qualification(w: Walkthrough) -> None:
     ]
 
 
-# One step per operation file, run in the files' sorted order; a step may reuse earlier files.
+async def browse_tenders(w: Walkthrough) -> None:
+    anonymous = await w.run("walkthrough/09_tenders.graphql")
+    public = [e["node"] for e in anonymous["tenders"]["edges"]]
+    assert sorted(t["status"] for t in public) == sorted(
+        t.status.value for t in demo.TENDERS if t.status != TenderStatus.DRAFT
+    )
+    assert all(t["panel"] == [] for t in public)
+    awarded = next(t for t in public if t["status"] == "AWARDED")
+    assert awarded["award"]["contract"]["totalValue"]
+    assert next(t for t in public if t["status"] == "AWARD_PENDING")["award"] is None
+
+    data = await w.run("walkthrough/09_tenders.graphql", token=w.tokens["officer"])
+    seen = [e["node"] for e in data["tenders"]["edges"]]
+    assert [t["status"] for t in seen].count("DRAFT") == 1
+    panel = {s["evaluator"]["name"]: s["evaluator"]["id"] for s in seen[0]["panel"]}
+    for evaluator in EVALUATORS:
+        w.note_id(evaluator.email, panel[evaluator.name])
+    w.values["now"] = dt.datetime.fromisoformat(data["now"])
+
+
+async def create_tender(w: Walkthrough) -> None:
+    deadline = w.values["now"] + BID_DEADLINE_AHEAD
+    start = (deadline + dt.timedelta(days=40)).date().replace(day=1)
+    variables = {
+        "input": {
+            **NEW_TENDER,
+            "packageId": w.ids["package"],
+            "regionId": w.ids["huangpu"],
+            "bidDeadline": deadline.isoformat(),
+            "startDate": start.isoformat(),
+            "evaluatorIds": [w.ids[e.email] for e in EVALUATORS],
+        }
+    }
+    data = await w.run("walkthrough/10_create_tender.graphql", variables, token=w.tokens["officer"])
+    tender = data["createTender"]["tender"]
+    assert tender["status"] == "DRAFT"
+    assert (tender["package"]["code"], tender["region"]["name"]) == ("ELDER-HOME-VISIT", "上海市黄浦区")
+    assert [k["name"] for k in tender["kpis"]] == [k.name for k in demo.PACKAGES["ELDER-HOME-VISIT"].kpis]
+    assert sorted(s["evaluator"]["name"] for s in tender["panel"]) == sorted(e.name for e in EVALUATORS)
+    w.note_id("tender", tender["id"])
+    w.values["deadline"] = dt.datetime.fromisoformat(tender["bidDeadline"])
+    assert w.values["deadline"] == deadline
+
+
+async def publish_tender(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/11_publish_tender.graphql", {"id": w.ids["tender"]}, token=w.tokens["officer"]
+    )
+    tender = data["publishTender"]["tender"]
+    assert (tender["status"], tender["version"]) == ("PUBLISHED", 1)
+    anonymous = await w.run("walkthrough/09_tenders.graphql", {"status": "PUBLISHED"})
+    assert w.ids["tender"] in [e["node"]["id"] for e in anonymous["tenders"]["edges"]]
+
+
+async def submit_bids(w: Walkthrough) -> None:
+    for email, (password, price, proposal) in BIDDERS.items():
+        token = await w.login(email, password)
+        data = await w.run(
+            "walkthrough/12_submit_bid.graphql",
+            {"input": {"tenderId": w.ids["tender"], "unitPrice": price, "proposal": proposal}},
+            token=token,
+        )
+        payload = data["submitBid"]
+        assert (payload["bid"]["status"], payload["bid"]["version"]) == ("SUBMITTED", 1)
+        assert len(payload["receipt"]["sha256"]) == 64
+        w.note_id(f"bid:{email}", payload["bid"]["id"])
+        w.values[f"receipt:{email}"] = payload["receipt"]["sha256"]
+
+
+async def my_bid(w: Walkthrough) -> None:
+    variables = {"tenderId": w.ids["tender"]}
+    for email, (_password, price, _proposal) in BIDDERS.items():
+        data = await w.run("walkthrough/13_my_bid.graphql", variables, token=w.tokens[email])
+        tender = data["node"]
+        assert tender["bids"] == [], "sealed: not even its own bid is listed before the opening"
+        mine = tender["myBid"]
+        assert (mine["id"], mine["unitPrice"], mine["status"]) == (w.ids[f"bid:{email}"], price, "SUBMITTED")
+        receipt = mine["receipt"]["sha256"]
+        assert receipt == w.values[f"receipt:{email}"]
+        assert hashlib.sha256(mine["canonicalContent"].encode()).hexdigest() == receipt
+    for token in (w.tokens["officer"], None):
+        sealed = (await w.run("walkthrough/13_my_bid.graphql", variables, token=token))["node"]
+        assert (sealed["myBid"], sealed["bids"]) == (None, [])
+
+
+async def advance_past_deadline(w: Walkthrough) -> None:
+    token = await w.login(ADMIN.email, ADMIN.password)
+    data = await w.run(
+        "walkthrough/14_advance_clock.graphql", {"seconds": PAST_DEADLINE_SECONDS}, token=token
+    )
+    assert dt.datetime.fromisoformat(data["advanceClock"]["now"]) > w.values["deadline"]
+    # Every token was issued more than 12 hours of platform time ago: log in again.
+    response = await w.api.raw("{ me { id } }", headers={"Authorization": f"Bearer {w.tokens['officer']}"})
+    assert response.status_code == 401
+    w.tokens["officer"] = await w.login(OFFICER.email, OFFICER.password)
+
+
+async def open_bids(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/15_open_bids.graphql", {"tenderId": w.ids["tender"]}, token=w.tokens["officer"]
+    )
+    tender = data["openBids"]["tender"]
+    assert tender["status"] == "EVALUATING"
+    assert sorted(e["unitPrice"] for e in tender["openingRecord"]) == sorted(
+        p for _, p, _ in BIDDERS.values()
+    )
+    assert [b["status"] for b in tender["bids"]] == ["VALID"] * len(BIDDERS)
+    assert not any(b["abnormallyLow"] for b in tender["bids"])
+
+
+async def declare_conflicts(w: Walkthrough) -> None:
+    for evaluator in EVALUATORS:
+        token = await w.login(evaluator.email, evaluator.password)
+        data = await w.run(
+            "walkthrough/16_declare_conflicts.graphql",
+            {"tenderId": w.ids["tender"], "providerIds": []},
+            token=token,
+        )
+        bids = data["declareConflicts"]["tender"]["bids"]
+        assert sorted(b["id"] for b in bids) == sorted(w.ids[f"bid:{email}"] for email in BIDDERS)
+        assert all(b["proposal"] for b in bids), "the panel reads the proposals"
+
+
+async def score_bids(w: Walkthrough) -> None:
+    for evaluator in EVALUATORS:
+        for email, score in zip(BIDDERS, SCORES[evaluator.email], strict=True):
+            data = await w.run(
+                "walkthrough/17_score_bid.graphql",
+                {"bidId": w.ids[f"bid:{email}"], "score": score},
+                token=w.tokens[evaluator.email],
+            )
+            assert data["scoreBid"]["bid"]["id"] == w.ids[f"bid:{email}"]
+
+
+async def recommend_award(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/18_recommend_award.graphql", {"tenderId": w.ids["tender"]}, token=w.tokens["officer"]
+    )
+    tender = data["recommendAward"]["tender"]
+    assert tender["status"] == "AWARD_PENDING"
+    ranking = sorted(tender["bids"], key=lambda b: b["rank"])
+    assert [b["rank"] for b in ranking] == [1, 2, 3]
+    # Quality outweighs price: the dearest bid wins.
+    assert ranking[0]["provider"]["legalName"] == demo.PROVIDERS[0].legal_name
+    assert tender["award"]["bid"]["unitPrice"] == ranking[0]["unitPrice"] == "98.00"
+    w.values["winner"] = ranking[0]
+    w.values["challenge_deadline"] = dt.datetime.fromisoformat(tender["challengeDeadline"])
+    pending = await w.run("walkthrough/20_tender_award.graphql", {"tenderId": w.ids["tender"]})
+    assert pending["node"]["award"] is None and pending["node"]["bids"] == []
+
+
+async def finalize_award(w: Walkthrough) -> None:
+    token = await w.login(ADMIN.email, ADMIN.password)
+    data = await w.run(
+        "walkthrough/14_advance_clock.graphql", {"seconds": PAST_CHALLENGE_SECONDS}, token=token
+    )
+    assert dt.datetime.fromisoformat(data["advanceClock"]["now"]) > w.values["challenge_deadline"]
+    w.tokens["officer"] = await w.login(OFFICER.email, OFFICER.password)
+
+    data = await w.run(
+        "walkthrough/19_finalize_award.graphql", {"tenderId": w.ids["tender"]}, token=w.tokens["officer"]
+    )
+    contract = data["finalizeAward"]["contract"]
+    winner = w.values["winner"]
+    assert contract["tender"]["status"] == "AWARDED"
+    assert contract["provider"]["legalName"] == winner["provider"]["legalName"]
+    assert contract["unitPrice"] == winner["unitPrice"]
+    assert Decimal(contract["totalValue"]) == Decimal(winner["unitPrice"]) * NEW_TENDER["quantity"]
+    assert len(contract["periods"]) == NEW_TENDER["periods"]
+    w.ids["contract"] = contract["id"]
+
+
+async def award_notice(w: Walkthrough) -> None:
+    bidder = await w.login(NEW_PROVIDER["adminEmail"], NEW_PROVIDER["adminPassword"])
+    for token in (None, bidder, w.tokens["officer"]):
+        data = await w.run("walkthrough/20_tender_award.graphql", {"tenderId": w.ids["tender"]}, token=token)
+        tender = data["node"]
+        assert tender["status"] == "AWARDED"
+        award = tender["award"]
+        assert award["finalizedAt"] is not None
+        assert award["contract"]["id"] == w.ids["contract"]
+        assert Decimal(award["contract"]["totalValue"]) == Decimal("98.00") * NEW_TENDER["quantity"]
+        assert sorted(b["rank"] for b in tender["bids"]) == [1, 2, 3]
+        assert all(b["totalScore"] is not None for b in tender["bids"])
+
+
+# One step per operation file, run in the files' sorted order; a step may reuse other files.
 STEPS: dict[str, Step] = {
     "walkthrough/01_service_packages.graphql": browse_catalogue,
     "walkthrough/02_regions.graphql": list_regions,
@@ -161,6 +436,18 @@ STEPS: dict[str, Step] = {
     "walkthrough/06_pending_providers.graphql": pending_providers,
     "walkthrough/07_approve_provider.graphql": approve_provider,
     "walkthrough/08_add_qualification.graphql": add_qualification,
+    "walkthrough/09_tenders.graphql": browse_tenders,
+    "walkthrough/10_create_tender.graphql": create_tender,
+    "walkthrough/11_publish_tender.graphql": publish_tender,
+    "walkthrough/12_submit_bid.graphql": submit_bids,
+    "walkthrough/13_my_bid.graphql": my_bid,
+    "walkthrough/14_advance_clock.graphql": advance_past_deadline,
+    "walkthrough/15_open_bids.graphql": open_bids,
+    "walkthrough/16_declare_conflicts.graphql": declare_conflicts,
+    "walkthrough/17_score_bid.graphql": score_bids,
+    "walkthrough/18_recommend_award.graphql": recommend_award,
+    "walkthrough/19_finalize_award.graphql": finalize_award,
+    "walkthrough/20_tender_award.graphql": award_notice,
 }
 
 
@@ -168,7 +455,7 @@ async def test_every_operation_runs_on_the_demo_data(session, api):
     # Given the demo marketplace
     await demo.load(session)
     await session.commit()
-    walkthrough = Walkthrough(api)
+    walkthrough = Walkthrough(api, fresh_ids=session.bind.dialect.name == "sqlite")
 
     # When every operation file runs in order, then each step's checks hold
     files = operation_files()
@@ -197,8 +484,17 @@ def test_readme_walkthrough_shows_each_operation_and_its_inputs():
     for file in operation_files():
         if file.startswith("walkthrough/"):
             assert (OPERATIONS / file).read_text(encoding="utf-8").strip() in readme, file
-    for value in (*NEW_PROVIDER.values(), *NEW_QUALIFICATION.values()):
+    for value in (*NEW_PROVIDER.values(), *NEW_QUALIFICATION.values(), *README_IDS.values()):
         assert value in readme, value
+    for key, value in NEW_TENDER.items():
+        assert f'"{key}": {json.dumps(value, ensure_ascii=False)}' in readme, key
+    for email, (password, price, proposal) in BIDDERS.items():
+        assert all(v in readme for v in (email, password, price, proposal)), email
+    for email, scores in SCORES.items():
+        assert email in readme and all(f'"score": {s}' in readme for s in scores), email
+    for seconds in (PAST_DEADLINE_SECONDS, PAST_CHALLENGE_SECONDS):
+        assert f'{{"seconds": {seconds}}}' in readme, seconds
+    assert "MARKET_TEST_CLOCK=1 make run" in readme
 
 
 def test_readme_lists_every_demo_account_with_its_password():
@@ -234,6 +530,7 @@ async def test_load_fills_an_empty_database(session):
     # Then it is no longer empty and holds what the README promises
     assert not await demo.database_is_empty(session)
     assert "4 approved providers" in summary
+    assert "7 tenders" in summary and "1 contract" in summary
     statuses = (await session.scalars(select(Provider.status))).all()
     assert statuses == [ProviderStatus.ACTIVE] * 4
     assert await session.scalar(select(func.count()).select_from(ServicePackage)) == 3
@@ -253,3 +550,44 @@ async def test_load_fills_an_empty_database(session):
             secret_key=get_settings().secret_key,
         )
         assert result.user.role == account.role
+
+
+async def test_load_makes_one_tender_in_each_state_through_the_services(session):
+    # Given an empty database, when the demo loads and commits
+    await demo.load(session)
+    await session.commit()
+
+    # Then there is one tender in each state, the awarded one with its contract
+    tenders = (await session.scalars(select(Tender))).all()
+    assert Counter(t.status for t in tenders) == dict.fromkeys(TenderStatus, 1)
+    by_status = {t.status: t for t in tenders}
+    contracts = (await session.scalars(select(Contract))).all()
+    assert [c.tender_id for c in contracts] == [by_status[TenderStatus.AWARDED].id]
+    winner = await session.get(Bid, contracts[0].bid_id)
+    assert contracts[0].total_value == winner.unit_price * by_status[TenderStatus.AWARDED].quantity
+
+    # and its history lies where the README says, relative to now
+    now = dt.datetime.now(dt.UTC)
+    assert by_status[TenderStatus.PUBLISHED].bid_deadline > now + dt.timedelta(days=19)
+    bidders = (
+        await session.scalars(select(Bid).where(Bid.tender_id == by_status[TenderStatus.PUBLISHED].id))
+    ).all()
+    assert len({b.provider_id for b in bidders}) == 2
+    assert by_status[TenderStatus.EVALUATING].opened_at < now
+    assert by_status[TenderStatus.AWARD_PENDING].challenge_deadline > now
+    assert (
+        by_status[TenderStatus.AWARDED].challenge_deadline < by_status[TenderStatus.AWARDED].awarded_at < now
+    )
+    assert by_status[TenderStatus.CANCELLED].closed_reason
+    unsuccessful = by_status[TenderStatus.UNSUCCESSFUL]
+    valid = await session.scalar(
+        select(func.count())
+        .select_from(Bid)
+        .where(Bid.tender_id == unsuccessful.id, Bid.status == BidStatus.VALID)
+    )
+    assert valid < unsuccessful.min_valid_bids
+
+    # and the clock is no longer pinned, and the journal's chain holds
+    assert abs(await clock.now(session) - now) < dt.timedelta(minutes=5)
+    verification = await journal.verify(session)
+    assert verification.ok, verification.reason

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.models import Contract, ContractKpi
-from core import clock, journal
+from core import journal
 from core.auth import Actor
 from core.db import to_money
 from market import tendering
@@ -42,7 +42,7 @@ async def finalize_award(*, session: AsyncSession, actor: Actor | None, tender_i
         audit_weight=tender.audit_weight,
         holdback_rate=tender.holdback_rate,
         payment_tiers=list(tender.payment_tiers),
-        signed_at=await clock.now(session),
+        signed_at=tender.awarded_at,
     )
     session.add(contract)
     await session.flush()

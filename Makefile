@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
-.PHONY: run test test-sqlite test-postgres lint check schema clean
+.PHONY: run test test-sqlite test-postgres lint check schema bench clean
 
 # Installed once, again whenever pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -43,6 +43,9 @@ check: $(BIN)/.installed
 schema: $(BIN)/.installed
 	$(BIN)/market schema export
 
+# GraphQL against bare routes on SQLite and PostgreSQL; writes bench/RESULTS.md.
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

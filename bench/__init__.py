@@ -1,0 +1,1 @@
+"""Benchmarks: GraphQL against bare Starlette routes on the same engine (`make bench`)."""

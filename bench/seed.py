@@ -1,0 +1,202 @@
+"""A purchasing world for the benchmarks, built through the services (so it obeys the rules of real data).
+
+One purchasing department with its officer, a panel of evaluators, many ACTIVE
+providers with a PROVIDER account each, one package, and tenders:
+
+- `OPENED` tenders whose deadline passed last month (back-filled with a pinned
+  clock) and whose bids were opened: the officer sees their bids on a page;
+- the others PUBLISHED with a deadline a year ahead; the first `bidding` of
+  them already hold one bid of every provider, so every timed `submitBid` (and
+  every bare insert-or-update) is a new version of a live bid on both sides.
+
+Tenders are created in an interleaved order, so that the newest 50 mix both kinds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from decimal import Decimal
+
+from argon2 import PasswordHasher
+from stdnum.cn import uscc
+
+from core import auth, clock
+from core.auth import Actor, Role
+from core.db import create_engine, create_sessionmaker
+from market import models as m
+from market import service, tendering
+
+ADMIN = Actor(user_id=None, role=Role.ADMIN)
+PASSWORD = "bench-password-2026"
+TENDERS = 60
+OPENED_EVERY = 3  # every third tender has opened bids
+BIDS_PER_OPENED = 4
+
+
+@dataclass
+class Account:
+    email: str
+    user_id: int
+    provider_id: int | None = None
+    department_id: int | None = None
+
+
+@dataclass
+class World:
+    officer: Account
+    providers: list[Account]
+    bidding_tender_ids: list[int]
+    tenders: int
+    opened_tenders: int
+    opened_bids: int
+    password: str = PASSWORD
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def credit_code(n: int) -> str:
+    body = f"51310000{n:09d}"
+    return body + uscc.calc_check_digit(body)
+
+
+def package_spec() -> service.PackageSpec:
+    higher, lower = m.KpiDirection.HIGHER_IS_BETTER, m.KpiDirection.LOWER_IS_BETTER
+    kpis = [
+        service.KpiSpec("按时上门率", "%", 95, higher, 0.5, m.KpiSource.AUDIT),
+        service.KpiSpec("服务完成率", "%", 100, higher, 0.3, m.KpiSource.DELIVERY_RATE),
+        service.KpiSpec("有效投诉率", "per 100", 1, lower, 0.2, m.KpiSource.COMPLAINT_RATE),
+    ]
+    return service.PackageSpec(
+        name="居家养老上门服务",
+        name_en="Home elderly care visit",
+        category="ELDERLY_CARE",
+        tier=m.PackageTier.BASIC,
+        unit="visit",
+        standard="Two hours of personal care by a certified carer.",
+        min_unit_price=Decimal("60.00"),
+        max_unit_price=Decimal("120.00"),
+        kpis=kpis,
+    )
+
+
+def terms(package, region, evaluators, *, index: int, deadline: dt.datetime) -> tendering.TenderTerms:
+    return tendering.TenderTerms(
+        package_id=package.id,
+        region_id=region.id,
+        title=f"黄浦区居家养老上门服务采购（第{index + 1}包）",
+        quantity=1200,
+        periods=4,
+        period_months=3,
+        start_date=(deadline + dt.timedelta(days=30)).date(),
+        max_unit_price=Decimal("110.00"),
+        bid_deadline=deadline,
+        price_weight=0.3,
+        quality_weight=0.6,
+        record_weight=0.1,
+        evaluator_ids=[e.id for e in evaluators],
+    )
+
+
+async def build(url: str, *, providers: int = 40, bidding: int = 8) -> World:
+    """Create the world in the (migrated, empty) database at `url` and commit it."""
+    # Cheap password hashes, as in the tests: logins are not what is measured, and
+    # verification uses the parameters stored in each hash.
+    auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            return await _build(session, providers, bidding)
+    finally:
+        await engine.dispose()
+
+
+async def _build(session, provider_count: int, bidding_count: int) -> World:
+    now = clock.real_now()
+    past = now - dt.timedelta(days=60)
+    clock.pin(session, past)
+    huangpu = await service.create_region(
+        session=session, actor=ADMIN, code="310101", name="上海市黄浦区", kind=m.RegionKind.URBAN,
+        population=662_000,
+    )  # fmt: skip
+    department = await service.create_department(
+        session=session, actor=ADMIN, name="黄浦区民政局", region_id=huangpu.id
+    )
+    officer = await service.create_user(
+        session=session, actor=ADMIN, email="officer@bench.example.org", password=PASSWORD,
+        name="采购专员", role=Role.OFFICER, department_id=department.id,
+    )  # fmt: skip
+    evaluators = [
+        await service.create_user(
+            session=session,
+            actor=ADMIN,
+            email=f"evaluator{i}@bench.example.org",
+            password=PASSWORD,
+            name=f"评审专家{i}",
+            role=Role.EVALUATOR,
+        )
+        for i in range(3)
+    ]
+    package = await service.create_service_package(
+        session=session, actor=ADMIN, code="ELDER-HOME-VISIT", spec=package_spec()
+    )
+    accounts, bidders = [], []
+    for i in range(provider_count):
+        registration = await service.register_provider(
+            session=session, actor=None, legal_name=f"上海市黄浦区第{i + 1}居家养老服务中心",
+            credit_code=credit_code(i + 1), kind=m.ProviderKind.SOCIAL_ORGANISATION,
+            region_ids=[huangpu.id], admin_email=f"provider{i + 1}@bench.example.org",
+            admin_password=PASSWORD, admin_name=f"投标人{i + 1}",
+        )  # fmt: skip
+        await service.approve_provider(session=session, actor=ADMIN, provider_id=registration.provider.id)
+        accounts.append(Account(registration.user.email, registration.user.id, registration.provider.id))
+        bidders.append(service.actor_of(registration.user))
+    await session.commit()
+
+    owner = service.actor_of(officer)
+    opened, open_for_bids, opened_bids = [], [], 0
+    for index in range(TENDERS):
+        was_opened = index % OPENED_EVERY == 0
+        deadline = past + dt.timedelta(days=20) if was_opened else now + dt.timedelta(days=365)
+        tender = await tendering.create_tender(
+            session=session, actor=owner,
+            terms=terms(package, huangpu, evaluators, index=index, deadline=deadline),
+        )  # fmt: skip
+        await tendering.publish_tender(session=session, actor=owner, tender_id=tender.id)
+        if was_opened:
+            for k in range(BIDS_PER_OPENED):
+                bidder = (index + k) % provider_count
+                await tendering.submit_bid(
+                    session=session, actor=bidders[bidder], tender_id=tender.id,
+                    unit_price=Decimal(90 + 3 * k + index % 5), proposal=f"技术方案：投标人{bidder + 1}",
+                )  # fmt: skip
+                opened_bids += 1
+            opened.append(tender.id)
+        else:
+            open_for_bids.append(tender.id)
+        await session.commit()
+
+    clock.pin(session, past + dt.timedelta(days=21))
+    for tender_id in opened:
+        await tendering.open_bids(session=session, actor=owner, tender_id=tender_id)
+    await session.commit()
+
+    clock.pin(session, None)
+    bidding = open_for_bids[:bidding_count]
+    for tender_id in bidding:
+        for i, bidder in enumerate(bidders):
+            await tendering.submit_bid(
+                session=session, actor=bidder, tender_id=tender_id,
+                unit_price=Decimal(80 + i % 25), proposal=f"技术方案：投标人{i + 1}",
+            )  # fmt: skip
+        await session.commit()
+
+    return World(
+        officer=Account(officer.email, officer.id, department_id=department.id),
+        providers=accounts,
+        bidding_tender_ids=bidding,
+        tenders=TENDERS,
+        opened_tenders=len(opened),
+        opened_bids=opened_bids,
+    )

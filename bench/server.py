@@ -1,0 +1,323 @@
+"""The app under test, served by uvicorn: the real `create_app(...)` plus two bare routes on its engine.
+
+`uvicorn --factory bench.server:create_bench_app` with DATABASE_URL set. The
+bare routes do the same database work as `submitBid` and a `tenders` page with
+hand-written SQL through the same engine (same pool), without GraphQL, auth or
+service logic. `/bench/*` routes count statements and switch a profiler on and off.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, event, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+import app as application
+from bench import profiling
+from core.db import create_engine, create_sessionmaker
+from core.settings import get_settings
+
+GENESIS_HASH = "0" * 64
+
+
+# ---------------------------------------------------------------- small helpers of the bare routes
+
+
+def canonical(value) -> str:
+    """The journal's canonical JSON (sorted keys, compact, UTF-8), so that the hash chain stays valid."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def cursor(position: int) -> str:
+    return base64.b64encode(f"cursor:{position}".encode()).decode()
+
+
+def money(fen: int) -> str:
+    return str((Decimal(fen) / 100).quantize(Decimal("0.01")))
+
+
+class Dialect:
+    """What differs between SQLite and PostgreSQL in the hand-written SQL."""
+
+    def __init__(self, name: str):
+        self.sqlite = name == "sqlite"
+        self.for_update = "" if self.sqlite else " FOR UPDATE"
+
+    def bind_time(self, moment: dt.datetime):
+        # The app's UTCDateTime stores naive UTC text on SQLite and timestamptz on PostgreSQL.
+        return moment.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else moment
+
+    def read_time(self, value) -> dt.datetime:
+        if isinstance(value, str):
+            return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+    @staticmethod
+    def read_json(value):
+        return json.loads(value) if isinstance(value, str) else value
+
+
+BID_COLUMNS = (
+    "id, tender_id, provider_id, status, version, unit_price, proposal, capacity, attachments, "
+    "submitted_at, receipt_sha256, confirmed_tender_version, invalid_reason, abnormally_low, "
+    "justification, justification_accepted, record_stars, price_score, quality_score, record_score, "
+    "total_score, rank"
+)
+SELECT_BID = (
+    "SELECT " + BID_COLUMNS + " FROM bid WHERE tender_id = :tender_id AND provider_id = :provider_id"  # noqa: S608
+)
+INSERT_BID = (
+    "INSERT INTO bid (tender_id, provider_id, status, version, unit_price, proposal, capacity, attachments, "
+    "submitted_at, receipt_sha256, confirmed_tender_version, abnormally_low) VALUES (:tender_id, "
+    ":provider_id, 'SUBMITTED', 1, :unit_price, :proposal, NULL, '[]', :submitted_at, :receipt, 1, "
+    "FALSE) RETURNING id"
+)
+UPDATE_BID = (
+    "UPDATE bid SET version = :version, unit_price = :unit_price, proposal = :proposal, capacity = NULL, "
+    "attachments = '[]', submitted_at = :submitted_at, status = 'SUBMITTED', receipt_sha256 = :receipt "
+    "WHERE id = :id"
+)
+INSERT_BID_VERSION = (
+    "INSERT INTO bid_version (bid_id, version, unit_price, proposal, capacity, attachments, submitted_at, "
+    "receipt_sha256) VALUES (:bid_id, :version, :unit_price, :proposal, NULL, '[]', :submitted_at, :receipt)"
+)
+# The columns of a new bid that the request does not set (as the Bid model's defaults).
+NEW_BID = {
+    "confirmed_tender_version": 1, "invalid_reason": None, "abnormally_low": False, "justification": None,
+    "justification_accepted": None, "record_stars": None, "price_score": None, "quality_score": None,
+    "record_score": None, "total_score": None, "rank": None,
+}  # fmt: skip
+SELECT_HEAD = "SELECT seq, hash FROM journal_head WHERE id = 1"
+INSERT_HEAD = "INSERT INTO journal_head (id, seq, hash) VALUES (1, :seq, :hash)"
+UPDATE_HEAD = "UPDATE journal_head SET seq = :seq, hash = :hash WHERE id = 1"
+INSERT_EVENT = (
+    "INSERT INTO journal_event (seq, occurred_at, actor_id, action, entity_type, entity_id, before, after, "
+    "prev_hash, hash) VALUES (:seq, :occurred_at, :actor_id, :action, 'Bid', :entity_id, :before, :after, "
+    ":prev_hash, :hash)"
+)
+
+TENDER_COUNT = "SELECT count(*) FROM tender t WHERE t.status <> 'DRAFT' OR t.department_id = :department_id"
+TENDER_PAGE = (
+    "SELECT t.id, t.title, t.status, t.bid_deadline, t.max_unit_price, p.code, p.name, r.name "
+    "FROM tender t JOIN service_package p ON p.id = t.package_id JOIN region r ON r.id = t.region_id "
+    "WHERE t.status <> 'DRAFT' OR t.department_id = :department_id "
+    "ORDER BY t.id DESC LIMIT :limit OFFSET 0"
+)
+# Bids are sealed until opened; then the tender's officers, its panel and (after the award) everyone see them.
+PAGE_BIDS = (
+    "SELECT b.tender_id, b.unit_price, pr.legal_name FROM bid b "
+    "JOIN tender t ON t.id = b.tender_id JOIN provider pr ON pr.id = b.provider_id "
+    "WHERE b.tender_id IN :tender_ids AND b.status <> 'WITHDRAWN' AND t.opened_at IS NOT NULL AND "
+    "(t.department_id = :department_id OR t.status = 'AWARDED' OR EXISTS "
+    "(SELECT 1 FROM panel_member m WHERE m.tender_id = t.id AND m.user_id = :user_id)) "
+    "ORDER BY b.tender_id, b.rank IS NULL, b.rank, b.id"
+)
+
+
+def bid_snapshot(row, dialect: Dialect) -> dict:
+    """The bid's columns as the journal writes them (money as text, times as UTC ISO)."""
+    values = dict(row._mapping)
+    values["unit_price"] = money(values["unit_price"])
+    values["submitted_at"] = dialect.read_time(values["submitted_at"]).isoformat()
+    values["attachments"] = dialect.read_json(values["attachments"])
+    values["abnormally_low"] = bool(values["abnormally_low"])
+    if values["justification_accepted"] is not None:
+        values["justification_accepted"] = bool(values["justification_accepted"])
+    return values
+
+
+def receipt_sha256(*, tender_id, provider_id, version, unit_price: str, proposal, submitted_at) -> str:
+    content = canonical(
+        {
+            "tender": tender_id,
+            "provider": provider_id,
+            "version": version,
+            "unitPrice": unit_price,
+            "proposal": proposal,
+            "capacity": None,
+            "attachments": [],
+            "submittedAt": submitted_at.isoformat(),
+        }
+    )
+    return hashlib.sha256(content.encode()).hexdigest()
+
+
+# ---------------------------------------------------------------- bare routes
+
+
+def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
+    dialect = Dialect(engine.dialect.name)
+    select_bid_locked = text(SELECT_BID + dialect.for_update)
+    insert_bid, update_bid, insert_bid_version = text(INSERT_BID), text(UPDATE_BID), text(INSERT_BID_VERSION)
+    select_head_locked = text(SELECT_HEAD + dialect.for_update)
+    insert_head, update_head, insert_event = text(INSERT_HEAD), text(UPDATE_HEAD), text(INSERT_EVENT)
+    tender_count, tender_page = text(TENDER_COUNT), text(TENDER_PAGE)
+    page_bids = text(PAGE_BIDS).bindparams(bindparam("tender_ids", expanding=True))
+
+    async def submit_bid(request: Request) -> JSONResponse:
+        """Insert or amend the provider's bid, add its version, append one journal event: one transaction."""
+        body = await request.json()
+        tender_id, provider_id = int(body["tenderId"]), int(body["providerId"])
+        price = Decimal(body["unitPrice"]).quantize(Decimal("0.01"))
+        proposal = body["proposal"].strip()
+        async with engine.begin() as conn:
+            now = dt.datetime.now(dt.UTC)
+            keys = {"tender_id": tender_id, "provider_id": provider_id}
+            old = (await conn.execute(select_bid_locked, keys)).first()
+            version = 1 if old is None else old.version + 1
+            receipt = receipt_sha256(tender_id=tender_id, provider_id=provider_id, version=version,
+                                     unit_price=str(price), proposal=proposal, submitted_at=now)  # fmt: skip
+            values = {"unit_price": int(price * 100), "proposal": proposal,
+                      "submitted_at": dialect.bind_time(now), "receipt": receipt}  # fmt: skip
+            changes = {"version": version, "unit_price": str(price), "proposal": proposal, "capacity": None,
+                       "attachments": [], "submitted_at": now.isoformat(), "status": "SUBMITTED",
+                       "receipt_sha256": receipt}  # fmt: skip
+            if old is None:
+                bid_id = (await conn.execute(insert_bid, keys | values)).scalar_one()
+                before, after = None, NEW_BID | keys | changes | {"id": bid_id}
+            else:
+                bid_id = old.id
+                await conn.execute(update_bid, values | {"id": bid_id, "version": version})
+                before = bid_snapshot(old, dialect)
+                after = before | changes
+            await conn.execute(insert_bid_version, values | {"bid_id": bid_id, "version": version})
+            head = (await conn.execute(select_head_locked)).first()
+            seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+            event_values = {
+                "occurred_at": now.isoformat(),
+                "actor_id": int(body["userId"]),
+                "action": "bid.submitted" if old is None else "bid.amended",
+                "entity_id": str(bid_id),
+                "before": canonical(before) if before is not None else None,
+                "after": canonical(after),
+            }
+            content = canonical([seq, event_values["occurred_at"], event_values["actor_id"],
+                                 event_values["action"], "Bid", event_values["entity_id"],
+                                 event_values["before"], event_values["after"]])  # fmt: skip
+            event_hash = hashlib.sha256((prev_hash + content).encode()).hexdigest()
+            await conn.execute(
+                insert_event,
+                event_values
+                | {
+                    "seq": seq,
+                    "occurred_at": dialect.bind_time(now),
+                    "prev_hash": prev_hash,
+                    "hash": event_hash,
+                },
+            )
+            await conn.execute(update_head if head else insert_head, {"seq": seq, "hash": event_hash})
+        submitted = now.astimezone(zone).isoformat()
+        return JSONResponse(
+            {
+                "data": {
+                    "submitBid": {
+                        "bid": {"id": global_id("Bid", bid_id), "version": version, "unitPrice": str(price)},
+                        "receipt": {"sha256": receipt, "submittedAt": submitted},
+                        "errors": [],
+                    }
+                }
+            }
+        )
+
+    async def tenders(request: Request) -> JSONResponse:
+        """The JSON of the GraphQL `tenders` page (see bench/load.py PAGE) from three hand-written SELECTs."""
+        body = await request.json()
+        first, department_id, user_id = int(body["first"]), int(body["departmentId"]), int(body["userId"])
+        async with engine.connect() as conn:
+            total = (await conn.execute(tender_count, {"department_id": department_id})).scalar_one()
+            rows = (
+                await conn.execute(tender_page, {"department_id": department_id, "limit": first + 1})
+            ).all()
+            has_next, rows = len(rows) > first, rows[:first]
+            bids: dict[int, list] = {row[0]: [] for row in rows}
+            if rows:
+                params = {"tender_ids": list(bids), "department_id": department_id, "user_id": user_id}
+                for tender_id, unit_price, legal_name in (await conn.execute(page_bids, params)).all():
+                    bids[tender_id].append(
+                        {"unitPrice": money(unit_price), "provider": {"legalName": legal_name}}
+                    )
+        edges = [
+            {
+                "node": {
+                    "id": global_id("Tender", tender_id),
+                    "title": title,
+                    "status": status,
+                    "bidDeadline": dialect.read_time(deadline).astimezone(zone).isoformat(),
+                    "maxUnitPrice": money(ceiling),
+                    "package": {"code": code, "name": package_name},
+                    "region": {"name": region_name},
+                    "bids": bids[tender_id],
+                }
+            }
+            for tender_id, title, status, deadline, ceiling, code, package_name, region_name in rows
+        ]
+        page = {
+            "totalCount": total,
+            "pageInfo": {"hasNextPage": has_next, "endCursor": cursor(len(rows) - 1) if rows else None},
+            "edges": edges,
+        }
+        return JSONResponse({"data": {"tenders": page}})
+
+    return [
+        Route("/bare/submit-bid", submit_bid, methods=["POST"]),
+        Route("/bare/tenders", tenders, methods=["POST"]),
+    ]
+
+
+# ---------------------------------------------------------------- counters and profiling
+
+
+class Probe:
+    """SQL statements sent through the engine, and a profile of the event loop's thread on demand."""
+
+    def __init__(self, engine: AsyncEngine):
+        self.statements = 0
+        self.profile: profiling.Profile | None = None
+        event.listen(engine.sync_engine, "before_cursor_execute", self._count)
+
+    def _count(self, *_args) -> None:
+        self.statements += 1
+
+    def routes(self) -> list[Route]:
+        async def counters(_request: Request) -> JSONResponse:
+            return JSONResponse({"statements": self.statements})
+
+        async def profile_start(_request: Request) -> JSONResponse:
+            self.profile = profiling.Profile.start()
+            return JSONResponse({"profiler": self.profile.name})
+
+        async def profile_stop(_request: Request) -> JSONResponse:
+            summary, self.profile = self.profile.stop(), None
+            return JSONResponse(summary)
+
+        return [
+            Route("/bench/counters", counters),
+            Route("/bench/profile/start", profile_start, methods=["POST"]),
+            Route("/bench/profile/stop", profile_stop, methods=["POST"]),
+        ]
+
+
+# ---------------------------------------------------------------- the factory uvicorn calls
+
+
+def create_bench_app():
+    settings = get_settings()
+    # The engine create_app would make for itself, shared with the bare routes.
+    engine = create_engine(settings.database_url, pool_pre_ping=True)
+    asgi = application.create_app(settings, create_sessionmaker(engine))
+    probe = Probe(engine)
+    asgi.router.routes.extend([*bare_routes(engine, settings.zone), *probe.routes()])
+    return asgi

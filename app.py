@@ -21,6 +21,7 @@ from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 from strawberry.asgi import GraphQL
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
     MaskErrors,
     MaxAliasesLimiter,
@@ -41,7 +42,7 @@ import scoring.queries
 from core import clock
 from core.api import Context, datetime_scalar
 from core.auth import TokenRefused, read_token
-from core.db import create_engine, create_sessionmaker
+from core.db import create_engine, create_sessionmaker, sqlite_writes
 from core.errors import DomainError
 from core.settings import Settings, get_settings
 from market import service as market_service
@@ -71,10 +72,15 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
 @lru_cache(maxsize=8)
 def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
+    # The depth and alias limiters make a new rule class per instance, and the validation
+    # cache is keyed by the rule classes: build them once, or every request misses the cache.
+    limit_rules = [
+        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
+        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
+    ]
     extensions = [
-        lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+        lambda: AddValidationRules(limit_rules),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
         lambda: ParserCache(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
         lambda: MaskErrors(should_mask_error=_should_mask),
@@ -152,7 +158,9 @@ class MarketGraphQL(GraphQL):
         if scope["type"] != "http":
             return await super().__call__(scope, receive, send)
         try:
-            await super().__call__(scope, receive, send)
+            # Queries only read; `mutate` declares its writes (see core.db.sqlite_writes).
+            with sqlite_writes(False):
+                await super().__call__(scope, receive, send)
         except TokenRefused as refused:
             body = {"errors": [{"message": str(refused), "extensions": {"code": "UNAUTHENTICATED"}}]}
             response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})

@@ -20,11 +20,13 @@ import strawberry
 from graphql import GraphQLError
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.util import identity_key
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
 from core.auth import Actor
+from core.db import sqlite_writes
 from core.errors import DomainError, ErrorCode, Invalid, NotFound, Problem
 from core.settings import Settings
 
@@ -117,16 +119,17 @@ async def mutate(
 ) -> P:
     """Run one mutation in one transaction: commit on success, nothing written on a user error."""
     ctx = context_of(info)
-    async with ctx.db() as session:
-        try:
-            result = await action(session, ctx.actor)
-            await session.commit()
-        except DomainError as error:
-            await session.rollback()
-            return payload(errors=[UserError.from_problem(p) for p in error.problems])
-        except BaseException:
-            await session.rollback()
-            raise
+    with sqlite_writes(True):
+        async with ctx.db() as session:
+            try:
+                result = await action(session, ctx.actor)
+                await session.commit()
+            except DomainError as error:
+                await session.rollback()
+                return payload(errors=[UserError.from_problem(p) for p in error.problems])
+            except BaseException:
+                await session.rollback()
+                raise
     return payload(errors=[], **present(result))
 
 
@@ -279,6 +282,20 @@ class ContextLoader(DataLoader):
 
     async def load_batch(self, session: AsyncSession, keys: list[Any]) -> list[Any]:
         raise NotImplementedError
+
+
+async def rows_by_id(session: AsyncSession, model: type, keys: Sequence[Any]) -> dict[Any, Any]:
+    """Rows by primary key, taking those the request already loaded from the session's identity map."""
+    found: dict[Any, Any] = {}
+    for key in keys:
+        row = session.identity_map.get(identity_key(model, key))
+        if row is not None:
+            found[key] = row
+    missing = [key for key in dict.fromkeys(keys) if key not in found]
+    if missing:
+        for row in (await session.scalars(select(model).where(model.id.in_(missing)))).all():
+            found[row.id] = row
+    return found
 
 
 def by_key(rows: Sequence[Any], keys: Sequence[Any], key: Callable[[Any], Any]) -> list[Any]:

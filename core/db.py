@@ -8,6 +8,9 @@ here, and migrations use the matching sync driver.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
@@ -63,12 +66,27 @@ def ensure_sqlite_folder(url: str | URL) -> None:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# Whether new SQLite transactions take the write lock up front. True unless a caller
+# declares it only reads (GraphQL queries): readers then do not queue behind writers.
+_sqlite_writes: ContextVar[bool] = ContextVar("sqlite_writes", default=True)
+
+
+@contextmanager
+def sqlite_writes(enabled: bool) -> Iterator[None]:
+    token = _sqlite_writes.set(enabled)
+    try:
+        yield
+    finally:
+        _sqlite_writes.reset(token)
+
+
 def configure_sqlite(sync_engine) -> None:
     """Foreign keys, WAL, a busy timeout, and writer-serialising transactions.
 
     pysqlite's own transaction handling breaks SAVEPOINTs; we switch it off
-    and emit BEGIN IMMEDIATE ourselves, so that two writers queue on SQLite's
-    lock instead of failing when the second one upgrades its read lock.
+    and emit BEGIN ourselves: BEGIN IMMEDIATE for work that may write, so that
+    two writers queue on SQLite's lock instead of failing when the second one
+    upgrades its read lock; a plain BEGIN where the caller only reads.
     """
 
     @event.listens_for(sync_engine, "connect")
@@ -82,7 +100,7 @@ def configure_sqlite(sync_engine) -> None:
 
     @event.listens_for(sync_engine, "begin")
     def _on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if _sqlite_writes.get() else "BEGIN")
 
 
 def create_engine(url: str | URL, **kwargs) -> AsyncEngine:

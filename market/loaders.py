@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.api import ContextLoader, by_key, group_by_key
+from core.api import ContextLoader, by_key, group_by_key, rows_by_id
 from market import models as m
 from market import service, tendering
 
@@ -13,8 +13,8 @@ class _RowByIdLoader(ContextLoader):
     model: type
 
     async def load_batch(self, session, keys):
-        rows = (await session.scalars(select(self.model).where(self.model.id.in_(keys)))).all()
-        return by_key(rows, keys, lambda row: row.id)
+        rows = await rows_by_id(session, self.model, keys)
+        return [rows.get(key) for key in keys]
 
 
 class RegionByIdLoader(_RowByIdLoader):
@@ -102,7 +102,7 @@ class BidAccessByTenderLoader(ContextLoader):
     """What the caller may read of each tender's bids (tendering.BidAccess)."""
 
     async def load_batch(self, session, keys):
-        tenders = (await session.scalars(select(m.Tender).where(m.Tender.id.in_(keys)))).all()
+        tenders = list((await rows_by_id(session, m.Tender, keys)).values())
         access = await tendering.bid_access_many(session, self.ctx.actor, tenders)
         return [access.get(key) for key in keys]
 
@@ -111,7 +111,7 @@ class VisibleBidsByTenderLoader(ContextLoader):
     """The bids of each tender that the caller may read, with what it may read of them."""
 
     async def load_batch(self, session, keys):
-        tenders = (await session.scalars(select(m.Tender).where(m.Tender.id.in_(keys)))).all()
+        tenders = list((await rows_by_id(session, m.Tender, keys)).values())
         access = await tendering.bid_access_many(session, self.ctx.actor, tenders)
         readable = [t.id for t in tenders if access[t.id].own_provider_id or access[t.id].all_opened]
         bids = []
@@ -142,7 +142,7 @@ class ClarificationsByTenderLoader(ContextLoader):
     """Answered questions for everyone; unanswered ones for the asker and the tender's officers."""
 
     async def load_batch(self, session, keys):
-        tenders = (await session.scalars(select(m.Tender).where(m.Tender.id.in_(keys)))).all()
+        tenders = list((await rows_by_id(session, m.Tender, keys)).values())
         owned = [t.id for t in tenders if tendering.is_owner(self.ctx.actor, t)]
         others = [t.id for t in tenders if t.id not in owned]
         rows = []
@@ -165,7 +165,7 @@ class ChallengesByTenderLoader(ContextLoader):
     """All challenges for the tender's officers; a bidder's own for that bidder."""
 
     async def load_batch(self, session, keys):
-        tenders = (await session.scalars(select(m.Tender).where(m.Tender.id.in_(keys)))).all()
+        tenders = list((await rows_by_id(session, m.Tender, keys)).values())
         owned = [t.id for t in tenders if tendering.is_owner(self.ctx.actor, t)]
         others = [t.id for t in tenders if t.id not in owned]
         rows = []

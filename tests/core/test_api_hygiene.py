@@ -140,3 +140,33 @@ def test_database_url_gets_the_async_driver():
 def test_unknown_time_zone_is_refused():
     with pytest.raises(ValueError):
         Settings(timezone="Mars/Olympus_Mons")
+
+
+async def test_the_validation_cache_hits_on_repeated_documents(api):
+    from strawberry.extensions.validation_cache import _get_validate_cache
+
+    cache = _get_validate_cache(app.CACHE_SIZE)
+    await api("{ regions { code } }")
+    before = cache.cache_info()
+    await api("{ regions { code } }")
+    after = cache.cache_info()
+    assert after.hits == before.hits + 1 and after.misses == before.misses
+
+
+async def test_on_sqlite_queries_do_not_queue_behind_a_writer(scratch_engine):
+    if scratch_engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's single-writer lock")
+    from core.db import create_sessionmaker, sqlite_writes
+
+    sessionmaker = create_sessionmaker(scratch_engine)
+    async with scratch_engine.connect() as writer:
+        with sqlite_writes(True):
+            await writer.begin()  # BEGIN IMMEDIATE: holds the write lock
+        async with _client(get_settings(), sessionmaker) as client:
+            # A read opens a plain BEGIN and goes through; with BEGIN IMMEDIATE it would wait
+            # for the busy timeout and fail with "database is locked".
+            response = await client.post(
+                "/graphql", json={"query": "{ regions { code } serviceCategories { code } }"}
+            )
+            assert response.json()["data"]["serviceCategories"]
+        await writer.rollback()

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Column, Text
 from sqlmodel import Field, SQLModel
 
 from core.db import Money, UTCDateTime, enum_type
-from market.models import KpiDirection, KpiSource
+from market.models import KpiFields
 
 
 class ContractStatus(enum.Enum):
@@ -74,17 +74,10 @@ class Contract(SQLModel, table=True):
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
 
 
-class ContractKpi(SQLModel, table=True):
+class ContractKpi(KpiFields, table=True):
     """A KPI of a contract, copied from the tender."""
 
     __tablename__ = "contract_kpi"
 
     id: int | None = Field(default=None, primary_key=True)
     contract_id: int = Field(foreign_key="contract.id", index=True)
-    position: int
-    name: str = Field(max_length=200)
-    unit: str = Field(max_length=40)
-    target: float
-    direction: KpiDirection = Field(sa_type=enum_type(KpiDirection))
-    weight: float
-    source: KpiSource = Field(sa_type=enum_type(KpiSource))

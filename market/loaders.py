@@ -138,50 +138,40 @@ class AmendmentsByTenderLoader(ContextLoader):
         return group_by_key(rows, keys, lambda row: row.tender_id)
 
 
-class ClarificationsByTenderLoader(ContextLoader):
+class _OfficersSeeAllLoader(ContextLoader):
+    """Rows of each tender: all for the tender's officers; for others those `visible(actor)` allows."""
+
+    model: type
+    visible = staticmethod(lambda actor: True)
+
+    async def load_batch(self, session, keys):
+        tenders = list((await rows_by_id(session, m.Tender, keys)).values())
+        owned = [t.id for t in tenders if tendering.is_owner(self.ctx.actor, t)]
+        others = [t.id for t in tenders if t.id not in owned]
+        rows = []
+        for tender_ids, clause in ((owned, True), (others, self.visible(self.ctx.actor))):
+            if tender_ids:
+                statement = (
+                    select(self.model)
+                    .where(self.model.tender_id.in_(tender_ids), clause)
+                    .order_by(self.model.id)
+                )
+                rows += (await session.scalars(statement)).all()
+        return group_by_key(rows, keys, lambda row: row.tender_id)
+
+
+class ClarificationsByTenderLoader(_OfficersSeeAllLoader):
     """Answered questions for everyone; unanswered ones for the asker and the tender's officers."""
 
-    async def load_batch(self, session, keys):
-        tenders = list((await rows_by_id(session, m.Tender, keys)).values())
-        owned = [t.id for t in tenders if tendering.is_owner(self.ctx.actor, t)]
-        others = [t.id for t in tenders if t.id not in owned]
-        rows = []
-        for tender_ids, clause in (
-            (owned, True),
-            (others, tendering.clarifications_visible_clause(self.ctx.actor)),
-        ):
-            if tender_ids:
-                rows += (
-                    await session.scalars(
-                        select(m.Clarification)
-                        .where(m.Clarification.tender_id.in_(tender_ids), clause)
-                        .order_by(m.Clarification.id)
-                    )
-                ).all()
-        return group_by_key(rows, keys, lambda row: row.tender_id)
+    model = m.Clarification
+    visible = staticmethod(tendering.clarifications_visible_clause)
 
 
-class ChallengesByTenderLoader(ContextLoader):
+class ChallengesByTenderLoader(_OfficersSeeAllLoader):
     """All challenges for the tender's officers; a bidder's own for that bidder."""
 
-    async def load_batch(self, session, keys):
-        tenders = list((await rows_by_id(session, m.Tender, keys)).values())
-        owned = [t.id for t in tenders if tendering.is_owner(self.ctx.actor, t)]
-        others = [t.id for t in tenders if t.id not in owned]
-        rows = []
-        for tender_ids, clause in (
-            (owned, True),
-            (others, tendering.challenges_visible_clause(self.ctx.actor)),
-        ):
-            if tender_ids:
-                rows += (
-                    await session.scalars(
-                        select(m.Challenge)
-                        .where(m.Challenge.tender_id.in_(tender_ids), clause)
-                        .order_by(m.Challenge.id)
-                    )
-                ).all()
-        return group_by_key(rows, keys, lambda row: row.tender_id)
+    model = m.Challenge
+    visible = staticmethod(tendering.challenges_visible_clause)
 
 
 class PanelByTenderLoader(ContextLoader):

@@ -178,13 +178,9 @@ class ServicePackage(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
 
 
-class PackageKpi(SQLModel, table=True):
-    """A default performance indicator of a package version (SPEC §5.2)."""
+class KpiFields(SQLModel):
+    """The columns every KPI has, whether a package's template, a tender's or a contract's."""
 
-    __tablename__ = "package_kpi"
-
-    id: int | None = Field(default=None, primary_key=True)
-    package_id: int = Field(foreign_key="service_package.id", index=True)
     position: int
     name: str = Field(max_length=200)
     unit: str = Field(max_length=40)
@@ -192,6 +188,15 @@ class PackageKpi(SQLModel, table=True):
     direction: KpiDirection = Field(sa_type=enum_type(KpiDirection))
     weight: float
     source: KpiSource = Field(sa_type=enum_type(KpiSource))
+
+
+class PackageKpi(KpiFields, table=True):
+    """A default performance indicator of a package version (SPEC §5.2)."""
+
+    __tablename__ = "package_kpi"
+
+    id: int | None = Field(default=None, primary_key=True)
+    package_id: int = Field(foreign_key="service_package.id", index=True)
 
 
 class TenderStatus(enum.Enum):
@@ -261,20 +266,13 @@ class Tender(SQLModel, table=True):
     closed_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
-class TenderKpi(SQLModel, table=True):
+class TenderKpi(KpiFields, table=True):
     """A KPI of the future contract, copied from the package and editable while DRAFT."""
 
     __tablename__ = "tender_kpi"
 
     id: int | None = Field(default=None, primary_key=True)
     tender_id: int = Field(foreign_key="tender.id", index=True)
-    position: int
-    name: str = Field(max_length=200)
-    unit: str = Field(max_length=40)
-    target: float
-    direction: KpiDirection = Field(sa_type=enum_type(KpiDirection))
-    weight: float
-    source: KpiSource = Field(sa_type=enum_type(KpiSource))
 
 
 class PanelMember(SQLModel, table=True):

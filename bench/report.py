@@ -10,8 +10,8 @@ METHOD = """\
   the real `app.create_app(settings, sessionmaker)` with production settings (`ENVIRONMENT=production`:
   introspection off, all extensions of the app on, real clock), plus two bare Starlette routes added to the
   same router. Both sides use **one engine** (`core.db.create_engine(DATABASE_URL, pool_pre_ping=True)`,
-  what `create_app` builds for itself; default pool) and so the same pool, the same SQLite pragmas and
-  `BEGIN IMMEDIATE`.
+  what `create_app` builds for itself; default pool) and so the same pool and the same SQLite pragmas;
+  on SQLite both sides begin writes with `BEGIN IMMEDIATE` and reads with a plain `BEGIN`.
 - **Load**: a separate process (`bench/load.py`), an httpx AsyncClient with {concurrency} requests in flight
   on keep-alive connections. Per scenario: {warmup} s of untimed warm-up per side, then {rounds} timed rounds
   of {seconds} s per side in the order GraphQL, bare, then bare, GraphQL, and so on, so that drift weighs on
@@ -49,7 +49,7 @@ METHOD = """\
   core); "rest of machine" = all busy CPU time less those two: the database server (PostgreSQL) and whatever
   else ran on the machine meanwhile.
   Statements: SQL statements the engine sent per request (`before_cursor_execute`, including SQLite's
-  `BEGIN IMMEDIATE`; COMMIT and ROLLBACK are not statements)."""
+  `BEGIN`; COMMIT and ROLLBACK are not statements)."""
 
 
 CPROFILE = (

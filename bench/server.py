@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 import app as application
 from bench import profiling
-from core.db import create_engine, create_sessionmaker
+from core.db import create_engine, create_sessionmaker, sqlite_writes
 from core.settings import get_settings
 
 GENESIS_HASH = "0" * 64
@@ -236,19 +236,21 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
         """The JSON of the GraphQL `tenders` page (see bench/load.py PAGE) from three hand-written SELECTs."""
         body = await request.json()
         first, department_id, user_id = int(body["first"]), int(body["departmentId"]), int(body["userId"])
-        async with engine.connect() as conn:
-            total = (await conn.execute(tender_count, {"department_id": department_id})).scalar_one()
-            rows = (
-                await conn.execute(tender_page, {"department_id": department_id, "limit": first + 1})
-            ).all()
-            has_next, rows = len(rows) > first, rows[:first]
-            bids: dict[int, list] = {row[0]: [] for row in rows}
-            if rows:
-                params = {"tender_ids": list(bids), "department_id": department_id, "user_id": user_id}
-                for tender_id, unit_price, legal_name in (await conn.execute(page_bids, params)).all():
-                    bids[tender_id].append(
-                        {"unitPrice": money(unit_price), "provider": {"legalName": legal_name}}
-                    )
+        # A read, like a GraphQL query: on SQLite a plain BEGIN, not the writers' BEGIN IMMEDIATE.
+        with sqlite_writes(False):
+            async with engine.connect() as conn:
+                total = (await conn.execute(tender_count, {"department_id": department_id})).scalar_one()
+                rows = (
+                    await conn.execute(tender_page, {"department_id": department_id, "limit": first + 1})
+                ).all()
+                has_next, rows = len(rows) > first, rows[:first]
+                bids: dict[int, list] = {row[0]: [] for row in rows}
+                if rows:
+                    params = {"tender_ids": list(bids), "department_id": department_id, "user_id": user_id}
+                    for tender_id, unit_price, legal_name in (await conn.execute(page_bids, params)).all():
+                        bids[tender_id].append(
+                            {"unitPrice": money(unit_price), "provider": {"legalName": legal_name}}
+                        )
         edges = [
             {
                 "node": {

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     market_test_clock: bool = False
     """Clock = real time + an offset kept in the database, moved by `advanceClock`."""
 
+    notify_backend: Literal["console"] = "console"
+    """How `market notify send` delivers the outbox; `console` writes the messages to the log."""
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

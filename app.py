@@ -219,6 +219,8 @@ cli.add_typer(user_cli, name="user")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(journal_cli, name="journal")
 cli.add_typer(schema_cli, name="schema")
+notify_cli = typer.Typer(help="The notification outbox.", no_args_is_help=True)
+cli.add_typer(notify_cli, name="notify")
 
 
 def alembic_config(url: str | None = None):
@@ -331,6 +333,24 @@ def journal_verify() -> None:
         return
     typer.echo(f"journal broken at event #{result.broken_seq}: {result.reason}", err=True)
     raise typer.Exit(1)
+
+
+@notify_cli.command("send")
+def notify_send(limit: int = typer.Option(500, help="At most this many messages.")) -> None:
+    """Deliver pending messages through NOTIFY_BACKEND (default console: the log); sent ones keep no phone."""
+    from contracts import service as contracts_service
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+
+    async def work(session):
+        result = await contracts_service.send_notifications(
+            session=session, backend=contracts_service.backend_from_settings(), limit=limit
+        )
+        await session.commit()
+        return result
+
+    sent, failed = _run(work)
+    typer.echo(f"{sent} sent, {failed} failed (left pending for a retry)")
 
 
 @schema_cli.command("export")

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from contracts import models as m
 from contracts import service
-from core.api import ContextLoader, by_key, group_by_key
+from core import clock
+from core.api import ContextLoader, by_key, group_by_key, rows_by_id
 
 
-class ContractByIdLoader(ContextLoader):
+class _RowByIdLoader(ContextLoader):
+    model: type
+
     async def load_batch(self, session, keys):
-        rows = (await session.scalars(select(m.Contract).where(m.Contract.id.in_(keys)))).all()
-        return by_key(rows, keys, lambda row: row.id)
+        rows = await rows_by_id(session, self.model, keys)
+        return [rows.get(key) for key in keys]
+
+
+class ContractByIdLoader(_RowByIdLoader):
+    model = m.Contract
+
+
+class DeliveryByIdLoader(_RowByIdLoader):
+    model = m.Delivery
+
+
+class ComplaintByIdLoader(_RowByIdLoader):
+    model = m.Complaint
+
+
+class AuditByIdLoader(_RowByIdLoader):
+    model = m.Audit
+
+
+class AppealByIdLoader(_RowByIdLoader):
+    model = m.Appeal
 
 
 class ContractByTenderLoader(ContextLoader):
@@ -25,3 +48,82 @@ class KpisByContractLoader(ContextLoader):
     async def load_batch(self, session, keys):
         rows = await service.contract_kpis(session, keys)
         return group_by_key(rows, keys, lambda row: row.contract_id)
+
+
+class RatingByDeliveryLoader(ContextLoader):
+    async def load_batch(self, session, keys):
+        rows = (await session.scalars(select(m.Rating).where(m.Rating.delivery_id.in_(keys)))).all()
+        return by_key(rows, keys, lambda row: row.delivery_id)
+
+
+class RatingsCountByContractLoader(ContextLoader):
+    async def load_batch(self, session, keys):
+        counts = dict(
+            (
+                await session.execute(
+                    select(m.Rating.contract_id, func.count())
+                    .where(m.Rating.contract_id.in_(keys))
+                    .group_by(m.Rating.contract_id)
+                )
+            ).all()
+        )
+        return [counts.get(key, 0) for key in keys]
+
+
+class _ByContractLoader(ContextLoader):
+    model: type
+
+    async def load_batch(self, session, keys):
+        rows = (
+            await session.scalars(
+                select(self.model).where(self.model.contract_id.in_(keys)).order_by(self.model.id)
+            )
+        ).all()
+        return group_by_key(rows, keys, lambda row: row.contract_id)
+
+
+class ComplaintsByContractLoader(_ByContractLoader):
+    model = m.Complaint
+
+
+class AuditsByContractLoader(_ByContractLoader):
+    model = m.Audit
+
+
+class ChecksByAuditLoader(ContextLoader):
+    async def load_batch(self, session, keys):
+        rows = (
+            await session.scalars(
+                select(m.AuditCheck).where(m.AuditCheck.audit_id.in_(keys)).order_by(m.AuditCheck.id)
+            )
+        ).all()
+        return group_by_key(rows, keys, lambda row: row.audit_id)
+
+
+class AppealsByAuditLoader(ContextLoader):
+    async def load_batch(self, session, keys):
+        rows = (
+            await session.scalars(select(m.Appeal).where(m.Appeal.audit_id.in_(keys)).order_by(m.Appeal.id))
+        ).all()
+        return group_by_key(rows, keys, lambda row: row.audit_id)
+
+
+class KpiValuesByAuditLoader(ContextLoader):
+    async def load_batch(self, session, keys):
+        rows = (
+            await session.execute(
+                select(m.AuditKpiValue, m.ContractKpi)
+                .join(m.ContractKpi, m.ContractKpi.id == m.AuditKpiValue.kpi_id)
+                .where(m.AuditKpiValue.audit_id.in_(keys))
+                .order_by(m.ContractKpi.position)
+            )
+        ).all()
+        return group_by_key(rows, keys, lambda row: row[0].audit_id)
+
+
+class NowLoader(ContextLoader):
+    """The platform clock, read once per request (complaint lights)."""
+
+    async def load_batch(self, session, keys):
+        now = await clock.now(session)
+        return [now for _ in keys]

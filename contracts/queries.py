@@ -2,24 +2,94 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
-from contracts.types import Notification, ResidentDelivery
-from core.api import context_of, query_errors
+from contracts import service
+from contracts.types import (
+    Complaint,
+    ComplaintConnection,
+    ComplaintStatusType,
+    Contract,
+    ContractConnection,
+    ContractStatusType,
+    LightType,
+    Notification,
+    ResidentDelivery,
+)
+from core import clock
+from core.api import connection, context_of, page_size, paginate, query_errors
 from core.auth import Role, require
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="A resident's view of the delivery behind a link token.")
+    @strawberry.field(
+        description="A resident's view of the delivery behind a link token. An unknown token is an error "
+        "with code TOKEN_INVALID, an expired one TOKEN_EXPIRED."
+    )
     async def resident_delivery(self, info: Info, token: str) -> ResidentDelivery | None:
-        # Links are issued with deliveries (the delivery issue); no token is known before that.
-        return None
-
-    @strawberry.field(description="Messages the platform sent or queued (ADMIN only).")
-    async def notifications(self, info: Info, first: int | None = None) -> list[Notification]:
         with query_errors():
-            require(context_of(info).actor, Role.ADMIN)
-        # The notification outbox comes with the delivery issue; nothing is queued before it.
-        return []
+            async with context_of(info).db() as session:
+                view = await service.resident_view(session=session, token=token)
+        return ResidentDelivery.from_view(view)
+
+    @strawberry.field(
+        description="Contracts, newest first. Their summaries are public; auditors see those of their firm. "
+        "`mine`: only the caller's own (a provider's, an officer's department's). `first` at most 100."
+    )
+    async def contracts(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: ContractStatusType | None = None,
+        mine: Annotated[bool, strawberry.argument(description="Only the caller's own contracts.")] = False,
+    ) -> ContractConnection:
+        ctx = context_of(info)
+        with query_errors():
+            statement = service.contracts_statement(actor=ctx.actor, status=status, mine=mine)
+            async with ctx.db() as session:
+                page = await paginate(session, statement, first=first, after=after)
+        return connection(page, Contract.from_row)
+
+    @strawberry.field(
+        description="Complaints about the contracts whose details the caller sees (officers: their "
+        "department's), oldest first; by default only open ones (OPEN, RESPONDED), filterable by light."
+    )
+    async def complaints(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        status: ComplaintStatusType | None = None,
+        light: Annotated[
+            LightType | None, strawberry.argument(description="Only complaints of this light.")
+        ] = None,
+        open_only: Annotated[bool, strawberry.argument(description="Only OPEN and RESPONDED.")] = True,
+    ) -> ComplaintConnection:
+        ctx = context_of(info)
+        with query_errors():
+            actor = require(ctx.actor)
+            async with ctx.db() as session:
+                statement = service.complaints_statement(
+                    actor=actor,
+                    now=await clock.now(session),
+                    status=status,
+                    light_filter=light,
+                    open_only=open_only and status is None,
+                )
+                page = await paginate(session, statement, first=first, after=after)
+        return connection(page, Complaint.from_row)
+
+    @strawberry.field(description="Messages the platform sent or queued, newest first (ADMIN only).")
+    async def notifications(self, info: Info, first: int | None = None) -> list[Notification]:
+        ctx = context_of(info)
+        with query_errors():
+            require(ctx.actor, Role.ADMIN)
+            size = page_size(first)
+            async with ctx.db() as session:
+                rows = (await session.scalars(service.notifications_statement().limit(size))).all()
+        return [Notification.from_row(row) for row in rows]

@@ -12,9 +12,9 @@ from strawberry.types import Info
 
 from contracts import loaders, service
 from contracts import models as m
-from core.api import context_of
+from core.api import Connection, Page, connection, context_of, encode_id, paginate, query_errors
 from market import loaders as market_loaders
-from market.types import Kpi, PaymentTier, Provider, Tender, resolve_rows
+from market.types import AuditFirm, Kpi, PaymentTier, Provider, Tender, resolve_rows
 
 if TYPE_CHECKING:
     from scoring.types import Payment, Scorecard
@@ -32,14 +32,20 @@ SeverityType = strawberry.enum(m.Severity, name="Severity")
 AuditStatusType = strawberry.enum(m.AuditStatus, name="AuditStatus")
 
 
-def _none(node_ids):
-    return [None for _ in node_ids]
+async def _details(info: Info, contract_id: int) -> m.Contract | None:
+    """The contract row when the caller may see its details, else None."""
+    row = await context_of(info).loader(loaders.ContractByIdLoader).load(contract_id)
+    return row if row is not None and service.can_see_contract_details(context_of(info).actor, row) else None
 
 
-@strawberry.type(description="A service contract made from an award; its summary is public.")
+@strawberry.type(
+    description="A service contract made from an award. Its summary is public; deliveries, ratings, "
+    "complaints and audits only for the department's officers, the provider and the assigned audit firm."
+)
 class Contract(relay.Node):
     id: relay.NodeID[int]
     status: ContractStatusType
+    status_reason: str | None = strawberry.field(description="Why it was suspended or terminated.")
     unit_price: Decimal = strawberry.field(description="The winning bid's unit price, CNY.")
     quantity: int
     total_value: Decimal = strawberry.field(description="unit price × quantity, CNY.")
@@ -62,6 +68,13 @@ class Contract(relay.Node):
         row = await context_of(info).loader(market_loaders.TenderByIdLoader).load(self.row.tender_id)
         return Tender.from_row(row)
 
+    @strawberry.field(description="The third-party audit firm assigned to it.")
+    async def audit_firm(self, info: Info) -> AuditFirm | None:
+        if self.row.audit_firm_id is None:
+            return None
+        row = await context_of(info).loader(market_loaders.AuditFirmByIdLoader).load(self.row.audit_firm_id)
+        return AuditFirm.from_row(row)
+
     @strawberry.field(description="KPIs copied from the tender.")
     async def kpis(self, info: Info) -> list[Kpi]:
         rows = await context_of(info).loader(loaders.KpisByContractLoader).load(self.id)
@@ -78,11 +91,46 @@ class Contract(relay.Node):
             )
         ]
 
+    @strawberry.field(description="Ratings given by residents (for those who see the details; else null).")
+    async def ratings_count(self, info: Info) -> int | None:
+        if not service.can_see_contract_details(context_of(info).actor, self.row):
+            return None
+        return await context_of(info).loader(loaders.RatingsCountByContractLoader).load(self.id)
+
+    @strawberry.field(description="Deliveries, newest first; empty for callers who may not see them.")
+    async def deliveries(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> DeliveryConnection:
+        ctx = context_of(info)
+        if not service.can_see_contract_details(ctx.actor, self.row):
+            return connection(Page.empty(), Delivery.from_row)
+        with query_errors():
+            async with ctx.db() as session:
+                page = await paginate(
+                    session, service.deliveries_statement(self.id), first=first, after=after
+                )
+        return connection(page, Delivery.from_row)
+
+    @strawberry.field(description="Complaints about it; empty for callers who may not see them.")
+    async def complaints(self, info: Info) -> list[Complaint]:
+        if not service.can_see_contract_details(context_of(info).actor, self.row):
+            return []
+        rows = await context_of(info).loader(loaders.ComplaintsByContractLoader).load(self.id)
+        return [Complaint.from_row(row) for row in rows]
+
+    @strawberry.field(description="Audits of its periods; empty for callers who may not see them.")
+    async def audits(self, info: Info) -> list[Audit]:
+        if not service.can_see_contract_details(context_of(info).actor, self.row):
+            return []
+        rows = await context_of(info).loader(loaders.AuditsByContractLoader).load(self.id)
+        return [Audit.from_row(row) for row in rows]
+
     @classmethod
     def from_row(cls, row: m.Contract) -> Contract:
         return cls(
             id=row.id,
             status=row.status,
+            status_reason=row.status_reason,
             unit_price=row.unit_price,
             quantity=row.quantity,
             total_value=row.total_value,
@@ -99,7 +147,7 @@ class Contract(relay.Node):
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
         return await resolve_rows(
-            info, node_ids, loaders.ContractByIdLoader, cls.from_row, lambda _a, _r: True
+            info, node_ids, loaders.ContractByIdLoader, cls.from_row, service.can_see_contract
         )
 
 
@@ -119,28 +167,87 @@ class ContractPeriod:
 
 @strawberry.type(description="A resident's rating of a delivery (SPEC §5.4).")
 class Rating:
-    stars: int
-    timeliness: int | None
-    attitude: int | None
-    professionalism: int | None
+    stars: int = strawberry.field(description="1-5 overall.")
+    timeliness: int | None = strawberry.field(description="1-5, optional.")
+    attitude: int | None = strawberry.field(description="1-5, optional.")
+    professionalism: int | None = strawberry.field(description="1-5, optional.")
     comment: str | None
     flagged: bool = strawberry.field(description="Kept but excluded from scoring until an officer clears it.")
+    flag_reason: str | None = strawberry.field(description="Why it was flagged (kept after clearing).")
     created_at: dt.datetime
 
+    @classmethod
+    def from_row(cls, row: m.Rating) -> Rating:
+        return cls(
+            stars=row.stars,
+            timeliness=row.timeliness,
+            attitude=row.attitude,
+            professionalism=row.professionalism,
+            comment=row.comment,
+            flagged=service.is_flagged(row),
+            flag_reason=row.flag_reason,
+            created_at=row.created_at,
+        )
 
-@strawberry.type(description="A service delivered to a resident.")
+
+@strawberry.type(
+    description="A service delivered to a resident; seen by whoever sees the contract's details."
+)
 class Delivery(relay.Node):
     id: relay.NodeID[int]
-    contract: Contract
     delivered_on: dt.date
     units: int
-    disputed: bool
-    verified: bool
-    rating: Rating | None
+    note: str | None
+    recorded_at: dt.datetime
+    disputed: bool = strawberry.field(description="The resident said it did not happen.")
+    marked_false: bool = strawberry.field(description="An auditor's spot check found it did not happen.")
+    verified: bool = strawberry.field(description="Counts for payment: neither disputed nor marked false.")
+    row: strawberry.Private[m.Delivery]
+
+    @strawberry.field
+    async def contract(self, info: Info) -> Contract:
+        return Contract.from_row(
+            await context_of(info).loader(loaders.ContractByIdLoader).load(self.row.contract_id)
+        )
+
+    @strawberry.field(description="The resident's rating, if any.")
+    async def rating(self, info: Info) -> Rating | None:
+        row = await context_of(info).loader(loaders.RatingByDeliveryLoader).load(self.id)
+        return Rating.from_row(row) if row else None
+
+    @classmethod
+    def from_row(cls, row: m.Delivery) -> Delivery:
+        return cls(
+            id=row.id,
+            delivered_on=row.delivered_on,
+            units=row.units,
+            note=row.note,
+            recorded_at=row.recorded_at,
+            disputed=row.disputed_at is not None,
+            marked_false=row.marked_false_by_audit_id is not None,
+            verified=service.is_verified(row),
+            row=row,
+        )
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return _none(node_ids)
+        return await _nodes_of_contracts(info, node_ids, loaders.DeliveryByIdLoader, cls.from_row)
+
+
+async def _nodes_of_contracts(info: Info, node_ids, loader_class, present) -> list:
+    """Rows that belong to a contract, shown when the caller may see the contract's details."""
+    ctx = context_of(info)
+    keys = [int(i) if str(i).isdigit() else 0 for i in node_ids]
+    rows = await ctx.loader(loader_class).load_many(keys)
+    contracts = await ctx.loader(loaders.ContractByIdLoader).load_many(
+        [r.contract_id if r else 0 for r in rows]
+    )
+    return [
+        present(row)
+        if row is not None and c is not None and service.can_see_contract_details(ctx.actor, c)
+        else None
+        for row, c in zip(rows, contracts, strict=True)
+    ]
 
 
 @strawberry.type(description="What a resident sees through the link sent to them.")
@@ -151,23 +258,83 @@ class ResidentDelivery:
     units: int
     disputed: bool
     rating: Rating | None
-    rating_editable_until: dt.datetime | None
+    rating_editable_until: dt.datetime | None = strawberry.field(
+        description="Until when the rating may be changed (48 hours after it was given); null when final."
+    )
+    dispute_until: dt.datetime = strawberry.field(description="Until when the delivery may be disputed.")
+    link_valid_until: dt.datetime
+
+    @classmethod
+    def from_view(cls, view: service.ResidentView) -> ResidentDelivery:
+        return cls(
+            service_name=view.service_name,
+            provider_name=view.provider_name,
+            delivered_on=view.delivery.delivered_on,
+            units=view.delivery.units,
+            disputed=view.delivery.disputed_at is not None,
+            rating=Rating.from_row(view.rating) if view.rating else None,
+            rating_editable_until=view.rating_editable_until,
+            dispute_until=service.dispute_deadline(view.delivery),
+            link_valid_until=view.delivery.token_expires_at,
+        )
 
 
-@strawberry.type(description="A complaint (投诉) about a contract's service.")
+@strawberry.type(description="A complaint (投诉) about a delivery, with its service-level light.")
 class Complaint(relay.Node):
     id: relay.NodeID[int]
-    contract: Contract
+    channel: str = strawberry.field(description="LINK (the resident) or HOTLINE (filed by an officer).")
     category: str
     text: str
     status: ComplaintStatusType
     substantiated: bool | None
-    light: LightType | None
+    response: str | None
+    responded_at: dt.datetime | None
+    resolution_note: str | None
     created_at: dt.datetime
+    row: strawberry.Private[m.Complaint]
+
+    @strawberry.field(
+        description="GREEN, YELLOW or RED by the share of the current deadline passed; null when closed."
+    )
+    async def light(self, info: Info) -> LightType | None:
+        now = await context_of(info).loader(loaders.NowLoader).load(0)
+        return service.light(self.row, now)
+
+    @strawberry.field(description="24 hours from filing to respond; 7 days to resolve once responded.")
+    def deadline(self) -> dt.datetime | None:
+        return service.current_deadline(self.row)
+
+    @strawberry.field
+    async def contract(self, info: Info) -> Contract:
+        return Contract.from_row(
+            await context_of(info).loader(loaders.ContractByIdLoader).load(self.row.contract_id)
+        )
+
+    @strawberry.field
+    async def delivery(self, info: Info) -> Delivery:
+        return Delivery.from_row(
+            await context_of(info).loader(loaders.DeliveryByIdLoader).load(self.row.delivery_id)
+        )
+
+    @classmethod
+    def from_row(cls, row: m.Complaint) -> Complaint:
+        return cls(
+            id=row.id,
+            channel=row.channel,
+            category=row.category,
+            text=row.text,
+            status=row.status,
+            substantiated=row.substantiated,
+            response=row.response,
+            responded_at=row.responded_at,
+            resolution_note=row.resolution_note,
+            created_at=row.created_at,
+            row=row,
+        )
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return _none(node_ids)
+        return await _nodes_of_contracts(info, node_ids, loaders.ComplaintByIdLoader, cls.from_row)
 
 
 @strawberry.type(description="A checklist item of an audit.")
@@ -178,7 +345,21 @@ class AuditCheck:
     weight: float
     severity: SeverityType
     note: str | None
-    overturned: bool
+    evidence: str | None
+    overturned: bool = strawberry.field(description="Overturned on appeal: left out of the audit score.")
+
+    @classmethod
+    def from_row(cls, row: m.AuditCheck) -> AuditCheck:
+        return cls(
+            id=strawberry.ID(encode_id("AuditCheck", row.id)),
+            item=row.item,
+            passed=row.passed,
+            weight=row.weight,
+            severity=row.severity,
+            note=row.note,
+            evidence=row.evidence,
+            overturned=row.overturned,
+        )
 
 
 @strawberry.type(description="The measured value of an AUDIT KPI.")
@@ -190,32 +371,134 @@ class KpiValue:
 @strawberry.type(description="A third-party audit (第三方评估) of one contract period.")
 class Audit(relay.Node):
     id: relay.NodeID[int]
-    contract: Contract
     period_index: int
     status: AuditStatusType
-    kpi_values: list[KpiValue]
-    checks: list[AuditCheck]
+    submitted_at: dt.datetime | None
+    row: strawberry.Private[m.Audit]
+
+    @strawberry.field
+    async def contract(self, info: Info) -> Contract:
+        return Contract.from_row(
+            await context_of(info).loader(loaders.ContractByIdLoader).load(self.row.contract_id)
+        )
+
+    @strawberry.field(description="Measured values of the contract's AUDIT KPIs.")
+    async def kpi_values(self, info: Info) -> list[KpiValue]:
+        rows = await context_of(info).loader(loaders.KpiValuesByAuditLoader).load(self.id)
+        return [KpiValue(kpi=Kpi.from_row(kpi), value=value.value) for value, kpi in rows]
+
+    @strawberry.field(description="Checklist items, in the order recorded.")
+    async def checks(self, info: Info) -> list[AuditCheck]:
+        rows = await context_of(info).loader(loaders.ChecksByAuditLoader).load(self.id)
+        return [AuditCheck.from_row(row) for row in rows]
+
+    @strawberry.field(description="Appeals of the provider.")
+    async def appeals(self, info: Info) -> list[Appeal]:
+        rows = await context_of(info).loader(loaders.AppealsByAuditLoader).load(self.id)
+        return [Appeal.from_row(row) for row in rows]
+
+    @strawberry.field(description="100 × weight of passed items / weight of all items, overturned left out.")
+    async def score(self, info: Info) -> float:
+        rows = await context_of(info).loader(loaders.ChecksByAuditLoader).load(self.id)
+        return service.audit_score(rows)
+
+    @classmethod
+    def from_row(cls, row: m.Audit) -> Audit:
+        return cls(
+            id=row.id,
+            period_index=row.period_index,
+            status=row.status,
+            submitted_at=row.submitted_at,
+            row=row,
+        )
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return _none(node_ids)
+        return await _nodes_of_contracts(info, node_ids, loaders.AuditByIdLoader, cls.from_row)
 
 
-@strawberry.type(description="A provider's appeal of audit items.")
+@strawberry.type(description="An officer's decision on one appealed item.")
+class AppealItemDecision:
+    check_id: strawberry.ID
+    upheld: bool = strawberry.field(description="False: the item was overturned and drops out.")
+    note: str | None
+
+
+@strawberry.type(description="A provider's appeal of audit items, within 10 days of the audit's submission.")
 class Appeal(relay.Node):
     id: relay.NodeID[int]
-    audit: Audit
     reason: str
+    filed_at: dt.datetime
     decided: bool
+    decisions: list[AppealItemDecision]
+    row: strawberry.Private[m.Appeal]
+
+    @strawberry.field
+    async def audit(self, info: Info) -> Audit:
+        return Audit.from_row(await context_of(info).loader(loaders.AuditByIdLoader).load(self.row.audit_id))
+
+    @strawberry.field(description="The items appealed.")
+    def check_ids(self) -> list[strawberry.ID]:
+        return [strawberry.ID(encode_id("AuditCheck", i)) for i in self.row.check_ids]
+
+    @classmethod
+    def from_row(cls, row: m.Appeal) -> Appeal:
+        return cls(
+            id=row.id,
+            reason=row.reason,
+            filed_at=row.filed_at,
+            decided=row.decided_at is not None,
+            decisions=[
+                AppealItemDecision(
+                    check_id=strawberry.ID(encode_id("AuditCheck", d["check_id"])),
+                    upheld=d["upheld"],
+                    note=d["note"],
+                )
+                for d in row.decisions or []
+            ],
+            row=row,
+        )
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return _none(node_ids)
+        ctx = context_of(info)
+        keys = [int(i) if str(i).isdigit() else 0 for i in node_ids]
+        appeals = await ctx.loader(loaders.AppealByIdLoader).load_many(keys)
+        audits = await ctx.loader(loaders.AuditByIdLoader).load_many(
+            [a.audit_id if a else 0 for a in appeals]
+        )
+        contracts = await ctx.loader(loaders.ContractByIdLoader).load_many(
+            [a.contract_id if a else 0 for a in audits]
+        )
+        return [
+            Appeal.from_row(a) if a and c and service.can_see_contract_details(ctx.actor, c) else None
+            for a, c in zip(appeals, contracts, strict=True)
+        ]
 
 
-@strawberry.type(description="A message the platform sent or queued.")
+@strawberry.type(
+    description="A message the platform sent or queued. Sent messages keep no phone or link token."
+)
 class Notification:
     channel: str
-    recipient: str
+    recipient: str = strawberry.field(description="The phone number while queued; masked once sent.")
     body: str
+    status: str
     created_at: dt.datetime
+    sent_at: dt.datetime | None
+
+    @classmethod
+    def from_row(cls, row: m.Notification) -> Notification:
+        return cls(
+            channel=row.channel,
+            recipient=row.recipient,
+            body=row.body,
+            status=row.status.value,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+        )
+
+
+DeliveryConnection = Connection[Delivery]
+ContractConnection = Connection[Contract]
+ComplaintConnection = Connection[Complaint]

@@ -1,0 +1,60 @@
+"""A contract in delivery from the first delivery to an appeal, through the services."""
+
+from sqlalchemy import select
+
+from contracts import models as cm
+from contracts import service
+from market.models import KpiSource
+from tests.contracts import world as cw
+
+
+class Collect:
+    def __init__(self):
+        self.sent = []
+
+    def send(self, *, channel, recipient, body):
+        self.sent.append((channel, recipient, body))
+
+
+async def test_delivery_to_appeal(session):
+    world = await cw.build(session, start_in_days=10)
+    delivery, token = await world.deliver(units=2)
+    backend = Collect()
+    assert await service.send_notifications(session=session, backend=backend) == (1, 0)
+    await session.commit()
+    assert backend.sent[0][1] == cw.PHONE and token in backend.sent[0][2]
+
+    view = await service.resident_view(session=session, token=token)
+    assert view.delivery.id == delivery.id
+    await service.rate_delivery(
+        session=session, token=token, rating=service.Stars(4, 5, 4, 3, "好"), client_address="10.0.0.1"
+    )
+    complaint = await service.file_complaint(session=session, token=token, category="服务态度", text="迟到了")
+    await session.commit()
+    assert service.light(complaint, await world.now()) == cm.Light.GREEN
+
+    audit = await service.create_audit(
+        session=session, actor=world.auditor, contract_id=world.contract.id, period_index=1
+    )
+    kpis = await service.contract_kpis(session, [world.contract.id])
+    for kpi in kpis:
+        if kpi.source == KpiSource.AUDIT:
+            await service.record_kpi_value(
+                session=session, actor=world.auditor, audit_id=audit.id, kpi_id=kpi.id, value=96
+            )
+    await service.add_audit_check(
+        session=session, actor=world.auditor, audit_id=audit.id,
+        check=service.CheckSpec("护理员持证上岗", False, 2.0, cm.Severity.MAJOR),
+    )  # fmt: skip
+    await service.submit_audit(session=session, actor=world.auditor, audit_id=audit.id)
+    check = (await session.scalars(select(cm.AuditCheck).where(cm.AuditCheck.audit_id == audit.id))).one()
+    appeal = await service.appeal_audit(
+        session=session, actor=world.provider, audit_id=audit.id, check_ids=[check.id], reason="证书齐全"
+    )
+    await service.decide_appeal(
+        session=session, actor=world.officer, appeal_id=appeal.id,
+        decisions=[service.ItemDecision(check.id, upheld=False)],
+    )  # fmt: skip
+    await session.commit()
+    assert check.overturned
+    assert service.audit_score([check]) == 100.0

@@ -1,11 +1,15 @@
 """Demo marketplace for a first run (`market demo load`): two districts, their purchasing
-departments, one account per role, four approved providers, a small catalogue, and one tender
-in each state (DRAFT to AWARDED with its contract, UNSUCCESSFUL, CANCELLED).
+departments, one account per role, four approved providers, a small catalogue, one tender in
+each state (DRAFT to AWARDED, UNSUCCESSFUL, CANCELLED), and the awarded tender's contract in
+delivery: its audit firm, ten weeks of visits with the residents' ratings, a dispute, complaints
+in each state and light, and the audit of its first period with an appeal.
 
 Everything is built through the services (`market.service`, `market.tendering`,
-`contracts.service`), by the platform operator and the demo accounts, so the demo obeys the
-same rules as real data. The tenders' histories are back-filled: the session's clock is pinned
-to each step's moment (`core.clock.pin`), days before loading. The organisations are fictional; their Unified
+`contracts.service`), by the platform operator, the demo accounts and the residents' link
+tokens, so the demo obeys the same rules as real data. The histories are back-filled: the
+session's clock is pinned to each step's moment (`core.clock.pin`), days before loading. The
+residents' texts are then sent through a silent backend, so that the database keeps no phone
+number or link token in clear. The organisations and phone numbers are fictional; the Unified
 Social Credit Codes (统一社会信用代码) are made up but carry correct check digits.
 ACCOUNTS is the table the README prints: change one, change the other.
 """
@@ -13,6 +17,7 @@ ACCOUNTS is the table the README prints: change one, change the other.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -22,6 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import service as contracts
+from contracts.models import AuditCheck, Contract, Severity
 from core import clock
 from core.auth import Actor, Role
 from core.settings import get_settings
@@ -143,21 +149,21 @@ ACCOUNTS = (
         Role.ADMIN,
         "平台管理员",
         None,
-        "accounts, regions, departments, audit firms, categories, test clock",
+        "accounts, regions, departments, audit firms, categories, test clock, the outbox",
     ),
     DemoAccount(
         "officer.huangpu@demo.gov.cn",
         Role.OFFICER,
         "张敏",
         "黄浦区民政局",
-        "catalogue, providers, tenders from draft to award",
+        "catalogue, providers, tenders from draft to award; contracts, complaints, appeals",
     ),
     DemoAccount(
         "officer.chongming@demo.gov.cn",
         Role.OFFICER,
         "陈卫东",
         "崇明区卫生健康委员会",
-        "catalogue, providers, tenders from draft to award",
+        "catalogue, providers, tenders from draft to award; contracts, complaints, appeals",
     ),
     DemoAccount(
         "evaluator.li@demo.gov.cn", Role.EVALUATOR, "李静", "黄浦区民政局", "declares conflicts, scores bids"
@@ -170,11 +176,19 @@ ACCOUNTS = (
         "outside expert; declares conflicts, scores bids",
     ),
     DemoAccount(
-        "auditor@mingjian.demo.cn", Role.AUDITOR, "王磊", AUDIT_FIRM_NAME, "audits contracts (once built)"
+        "auditor@mingjian.demo.cn",
+        Role.AUDITOR,
+        "王磊",
+        AUDIT_FIRM_NAME,
+        "audits the contracts assigned to its firm",
     ),
     *(
         DemoAccount(
-            email, Role.PROVIDER, name, provider.legal_name, "its qualifications, bids and challenges"
+            email,
+            Role.PROVIDER,
+            name,
+            provider.legal_name,
+            "its qualifications, bids, challenges; deliveries, complaint responses, appeals",
         )
         for email, name, provider in zip(
             (
@@ -373,42 +387,42 @@ TENDERS = (
         max_unit_price="120.00",
         required=(ELDER_CARE_LICENCE,),
         min_valid_bids=2,
-        drafted=When(-85, "09:30"),
-        published=When(-84, "10:00"),
-        deadline=When(-63, "17:00"),
-        starts_after=-37,
+        drafted=When(-190, "09:30"),
+        published=When(-189, "10:00"),
+        deadline=When(-168, "17:00"),
+        starts_after=-142,
         questions=(
             DemoQuestion(
                 LELING,
-                When(-80, "10:15"),
+                When(-185, "10:15"),
                 "服务对象是否包括长期护理保险评估等级为二级至六级的老人？每次60分钟能否分次累计？",
-                When(-79, "15:30"),
+                When(-184, "15:30"),
                 "服务对象为经统一需求评估、符合居家照护条件的本区老年人，包括长护险评估二至六级人员；"
                 "每次上门服务不少于60分钟，不得分次累计。",
             ),
         ),
         bids=(
-            DemoBid(YIKANG, "98.00", When(-78, "14:20"), _YIKANG_CARE, _YIKANG_CAPACITY),
-            DemoBid(LELING, "94.00", When(-70, "11:05"), _LELING_CARE, _LELING_CAPACITY),
-            DemoBid(YIKANG, "96.50", When(-65, "16:40"), _YIKANG_CARE, _YIKANG_CAPACITY),
+            DemoBid(YIKANG, "98.00", When(-183, "14:20"), _YIKANG_CARE, _YIKANG_CAPACITY),
+            DemoBid(LELING, "94.00", When(-175, "11:05"), _LELING_CARE, _LELING_CAPACITY),
+            DemoBid(YIKANG, "96.50", When(-170, "16:40"), _YIKANG_CARE, _YIKANG_CAPACITY),
         ),
-        opened=When(-63, "17:30"),
+        opened=When(-168, "17:30"),
         evaluations=(
-            DemoEvaluation(EVALUATORS[0], When(-62, "09:30"), {YIKANG: 88, LELING: 82}),
-            DemoEvaluation(EVALUATORS[1], When(-62, "14:00"), {YIKANG: 86, LELING: 80}),
+            DemoEvaluation(EVALUATORS[0], When(-167, "09:30"), {YIKANG: 88, LELING: 82}),
+            DemoEvaluation(EVALUATORS[1], When(-167, "14:00"), {YIKANG: 86, LELING: 80}),
         ),
-        recommended=When(-61, "10:00"),
+        recommended=When(-166, "10:00"),
         challenges=(
             DemoChallenge(
                 LELING,
-                When(-58, "09:40"),
+                When(-163, "09:40"),
                 "中标候选人持证护理员人数不足以覆盖全区十个街道，请求复核其技术评分。",
-                When(-56, "16:00"),
+                When(-161, "16:00"),
                 ChallengeDecision.DISMISSED,
                 "经复核，中标候选人提交的养老护理员职业技能等级证书均有效，评审专家评分符合评分细则，质疑不成立。",
             ),
         ),
-        finalized=When(-37, "10:00"),
+        finalized=When(-142, "10:00"),
     ),
     DemoTender(
         status=TenderStatus.AWARD_PENDING,
@@ -564,7 +578,213 @@ TENDERS = (
 )
 
 # When the base data (regions, accounts, providers, catalogue) was set up, before any tender.
-BASE_DATA_DAY = When(-100, "09:00")
+BASE_DATA_DAY = When(-200, "09:00")
+
+
+# ---------------------------------------------------------------- the awarded tender's contract in delivery
+
+AWARDED = next(i for i, t in enumerate(TENDERS) if t.status == TenderStatus.AWARDED)
+
+
+@dataclass(frozen=True)
+class Ago:
+    """A moment `hours` before loading, for what must stay recent (a GREEN complaint)."""
+
+    hours: float
+
+
+@dataclass(frozen=True)
+class DemoRating:
+    stars: int
+    timeliness: int | None = None
+    attitude: int | None = None
+    professionalism: int | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True)
+class DemoDelivery:
+    """A visit recorded by the provider on the evening of `day`; the resident is texted the link."""
+
+    day: int
+    phone: str  # made up; only its keyed hash stays once the message is sent
+    rating: DemoRating | None = None  # given through the link the next evening
+    disputed: str | None = None  # the resident's reason, the next morning
+    units: int = 1
+
+
+@dataclass(frozen=True)
+class DemoComplaint:
+    delivery_day: int  # about the delivery of that day
+    filed: When | Ago
+    category: str
+    text: str
+    hotline: bool = False  # the officer files it for a resident who phoned (12345), else the resident's link
+    response: tuple[When | Ago, str] | None = None  # the provider's first response
+    closed: tuple[When, str, bool | None] | None = None  # the officer's note; substantiated, None: rejected
+
+
+@dataclass(frozen=True)
+class DemoCheck:
+    item: str
+    passed: bool
+    weight: float
+    severity: Severity
+    note: str | None = None
+    evidence: str | None = None
+    appeal: tuple[bool, str] | None = None  # appealed by the provider: (upheld?, the officer's note)
+
+
+# The residents 颐康 visits (made-up numbers), and a care worker's own phone that 颐康 registered as a
+# staff phone: a visit "to" it and its five stars are the self-rating the abuse rule flags.
+RESIDENTS = (
+    "13916270418",
+    "13817352206",
+    "15900418837",
+    "13701964452",
+    "18621503379",
+    "13564287710",
+    "15021836694",
+    "13482067715",
+    "18917745203",
+    "13611928046",
+)
+STAFF_PHONES = ("13761420958", "18516094327")
+
+# Ratings of the routine visits, in turn (None: the resident did not rate).
+_ROUTINE_RATINGS = (
+    DemoRating(5, 5, 5, 5, "护理员很细心，助浴前先试水温，老人很满意。"),
+    DemoRating(4, 4, 5, 4),
+    DemoRating(5, comment="准时上门，家里打扫得很干净。"),
+    None,
+    DemoRating(5, 5, 5, 5),
+    DemoRating(4, 3, 4, 4, "比约定时间晚了二十分钟，服务本身没问题。"),
+    DemoRating(5),
+    DemoRating(3, 3, 3, 3, "服务时间偏紧，没做完翻身护理就走了。"),
+    DemoRating(5, 5, 5, 4),
+    None,
+    DemoRating(4, 4, 4, 4),
+    DemoRating(2, 2, 3, 2, "助洁不够仔细，卫生间没有打扫。"),
+    DemoRating(5, 5, 5, 5, "护理员和老人聊天很耐心，老人盼着她来。"),
+)
+
+# Visits that tell something; every other second day from DELIVERY_DAYS is a routine visit.
+_SPECIAL_DELIVERIES = (
+    DemoDelivery(-70, RESIDENTS[0]),  # the audit's spot check finds it did not happen
+    DemoDelivery(-40, STAFF_PHONES[0], DemoRating(5, 5, 5, 5, "非常满意！")),  # self-rating: flagged
+    DemoDelivery(-30, RESIDENTS[3], DemoRating(2, 1, 3, 3, "约好上午九点，快十一点才到。")),
+    DemoDelivery(-12, RESIDENTS[5], disputed="那天护理员没有上门，老人在家等了一上午。"),
+    DemoDelivery(-8, RESIDENTS[7]),
+    DemoDelivery(-4, RESIDENTS[2], DemoRating(2, 4, 3, 2, "只打扫了客厅。")),
+    DemoDelivery(-2, RESIDENTS[8]),
+)
+DELIVERY_DAYS = range(-70, -1, 2)  # every second day over the last ten weeks, all in the contract's term
+FALSE_DELIVERY_DAY = -70
+
+
+def _deliveries() -> tuple[DemoDelivery, ...]:
+    special = {d.day: d for d in _SPECIAL_DELIVERIES}
+    routine = [day for day in DELIVERY_DAYS if day not in special]
+    made = {
+        day: DemoDelivery(
+            day,
+            RESIDENTS[i % len(RESIDENTS)],
+            _ROUTINE_RATINGS[i % len(_ROUTINE_RATINGS)],
+            units=2 if i % 5 == 4 else 1,
+        )
+        for i, day in enumerate(routine)
+    }
+    return tuple(sorted((special | made).values(), key=lambda d: d.day))
+
+
+DELIVERIES = _deliveries()
+STAFF_PHONES_REGISTERED = When(-120, "11:00")
+
+COMPLAINTS = (
+    DemoComplaint(
+        -30,
+        When(-29, "09:10"),
+        "未按时上门",
+        "约定上午九点上门，护理员快十一点才到，事先也没有打电话说明。",
+        response=(When(-29, "14:30"), "经核实，护理员因前一户老人突发情况延误，已上门致歉并调整排班。"),
+        closed=(
+            When(-26, "16:00"),
+            "经电话回访核实，迟到近两小时属实，投诉成立；责成服务商整改排班并书面报告。",
+            True,
+        ),
+    ),
+    DemoComplaint(
+        -22,
+        When(-21, "10:20"),
+        "其他",
+        "家属来电（12345）反映社区助餐点菜价上涨。",
+        hotline=True,
+        closed=(
+            When(-20, "11:00"),
+            "反映的是社区助餐点价格，不属于本合同服务内容，已转老年助餐主管科室处理。",
+            None,
+        ),
+    ),
+    DemoComplaint(
+        -8,
+        Ago(146),
+        "服务态度",
+        "护理员助浴时态度生硬，催老人快一点，老人不愿再让她上门。",
+        response=(Ago(140), "已由护理组长上门回访致歉，自下次起更换护理员，并对该护理员进行服务礼仪培训。"),
+    ),  # RESPONDED, six days into the seven to resolve: YELLOW
+    # OPEN and overdue: RED.
+    DemoComplaint(-4, Ago(52), "服务质量", "助洁只打扫了客厅，厨房和卫生间都没有清理。"),
+    # OPEN, filed three hours before loading: GREEN.
+    DemoComplaint(-2, Ago(3), "未按时上门", "护理员提前结束服务，不到四十分钟就离开了。"),
+)
+
+# The audit of period 1, its days counted from the period's last day.
+AUDIT_KPI_VALUES = {"按时上门率": 93.5}
+AUDIT_CHECKS = (
+    DemoCheck(
+        "护理员持证上岗（抽查20人）",
+        True,
+        3,
+        Severity.MAJOR,
+        "20人均持有有效的养老护理员职业技能等级证书。",
+        "评估底稿 MJ-PG-01 附件1：证书抽查表",
+    ),
+    DemoCheck(
+        "每次服务不少于60分钟（电话回访30户）",
+        True,
+        3,
+        Severity.MAJOR,
+        "30户中29户确认服务时长达标，1户无法联系。",
+        "评估底稿 MJ-PG-01 附件2：回访记录",
+    ),
+    DemoCheck(
+        "服务记录由老人或家属签字确认",
+        False,
+        2,
+        Severity.MINOR,
+        "抽查40份服务记录，5份无老人或家属签字。",
+        "评估底稿 MJ-PG-01 附件3：服务记录照片",
+        appeal=(True, "签字缺失属实，事后补签不能替代服务当时的确认，维持原评估结论。"),
+    ),
+    DemoCheck(
+        "异常情况24小时内报告社区",
+        False,
+        2,
+        Severity.MAJOR,
+        "一起老人跌倒事件，服务商次日下午才报告居委会。",
+        "评估底稿 MJ-PG-01 附件4：居委会登记簿",
+        appeal=(
+            False,
+            "通话记录显示，跌倒发生于当晚21时，次日上午9时已电话报告居委会，未超过24小时，该项不扣分。",
+        ),
+    ),
+    DemoCheck("安全巡视与健康观察记录完整", True, 2, Severity.MINOR, "抽查记录完整。"),
+)
+APPEAL_REASON = (
+    "服务记录签字：5份记录均已由家属事后补签，附补签记录；"
+    "跌倒事件：事发当晚21时，次日上午9时即电话报告居委会，附通话记录截图，未超过24小时。"
+)
+AUDIT_DAYS = {"created": 3, "checked": 4, "submitted": 6, "appealed": 9, "decided": 14}
 
 
 async def database_is_empty(session: AsyncSession) -> bool:
@@ -583,7 +803,7 @@ class _Loaded:
     bids: dict[tuple[int, str], int] = field(default_factory=dict)  # (tender index, bidder email) -> bid id
     asked: dict[tuple[int, int], int] = field(default_factory=dict)  # (tender, question index) -> id
     challenged: dict[tuple[int, int], int] = field(default_factory=dict)  # (tender, challenge index) -> id
-    contracts: int = 0
+    contracts: dict[int, Contract] = field(default_factory=dict)  # index in TENDERS -> its contract
 
 
 Step = Callable[[], Awaitable[object]]
@@ -597,20 +817,22 @@ class _History:
     caller's rollback leaves nothing behind.
     """
 
-    def __init__(self, session: AsyncSession, today: dt.date):
-        self.session, self.today = session, today
+    def __init__(self, session: AsyncSession, now: dt.datetime):
+        self.session, self.now, self.today = session, now, clock.today(now)
         self.steps: list[tuple[dt.datetime, int, Step]] = []
 
-    def moment(self, when: When) -> dt.datetime:
+    def moment(self, when: When | Ago) -> dt.datetime:
+        if isinstance(when, Ago):
+            return self.now - dt.timedelta(hours=when.hours)
         hour, minute = (int(part) for part in when.time.split(":"))
         local = dt.datetime.combine(
             self.today + dt.timedelta(days=when.day), dt.time(hour, minute), tzinfo=get_settings().zone
         )
         return local.astimezone(dt.UTC)
 
-    def at(self, when: When, step: Step) -> None:
-        if when.day >= 0:
-            raise ValueError(f"the demo's history lies before the day of loading, not at {when}")
+    def at(self, when: When | Ago, step: Step) -> None:
+        if (isinstance(when, When) and when.day >= 0) or (isinstance(when, Ago) and when.hours <= 0):
+            raise ValueError(f"the demo's history lies before the moment of loading, not at {when}")
         self.steps.append((self.moment(when), len(self.steps), step))
 
     async def run(self) -> None:
@@ -625,6 +847,10 @@ class _History:
 
 def _first_of_next_month(day: dt.date) -> dt.date:
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+
+
+def _start_date(t: DemoTender, today: dt.date) -> dt.date:
+    return _first_of_next_month(today + dt.timedelta(days=t.starts_after))
 
 
 class _TenderStory:
@@ -669,7 +895,7 @@ class _TenderStory:
 
     async def draft(self) -> None:
         t, loaded = self.t, self.loaded
-        start = _first_of_next_month(self.history.today + dt.timedelta(days=t.starts_after))
+        start = _start_date(t, self.history.today)
         terms = tendering.TenderTerms(
             package_id=loaded.packages[t.package],
             region_id=loaded.regions[t.region],
@@ -750,8 +976,211 @@ class _TenderStory:
         )
 
     async def finalize(self) -> None:
-        await contracts.finalize_award(session=self.session, actor=self.officer, tender_id=self.tender_id)
-        self.loaded.contracts += 1
+        contract = await contracts.finalize_award(
+            session=self.session, actor=self.officer, tender_id=self.tender_id
+        )
+        self.loaded.contracts[self.index] = contract
+
+
+_LINK_TOKEN = re.compile(r"/r/([A-Za-z0-9_\-]+)")
+
+
+class _ContractStory:
+    """The awarded tender's contract in delivery: its audit firm, visits, residents' ratings, a dispute,
+    complaints, and the audit of its first period with an appeal; the steps follow the award's."""
+
+    def __init__(self, history: _History, loaded: _Loaded, index: int):
+        self.history, self.loaded, self.index = history, loaded, index
+        self.session, self.t = history.session, TENDERS[index]
+        self.tokens: dict[int, str] = {}  # delivery day -> link token, as the resident received it
+        self.delivery_ids: dict[int, int] = {}  # delivery day -> id
+        self.complaint_ids: dict[int, int] = {}  # index in COMPLAINTS -> id
+        self.check_ids: dict[int, int] = {}  # index in AUDIT_CHECKS -> id
+        self.audit_id = self.appeal_id = 0
+
+    def tell(self) -> None:
+        at = self.history.at
+        finalized = self.t.finalized
+        at(When(finalized.day, "15:00"), self.assign_audit_firm)
+        at(STAFF_PHONES_REGISTERED, self.register_staff_phones)
+        for d in DELIVERIES:
+            at(When(d.day, "18:30"), partial(self.deliver, d))
+            if d.rating:
+                at(When(d.day + 1, "19:40"), partial(self.rate, d))
+            if d.disputed:
+                at(When(d.day + 1, "08:50"), partial(self.dispute, d))
+        for i, c in enumerate(COMPLAINTS):
+            at(c.filed, partial(self.complain, i, c))
+            if c.response:
+                at(c.response[0], partial(self.respond, i, c.response[1]))
+            if c.closed:
+                at(c.closed[0], partial(self.close, i, *c.closed[1:]))
+
+        start = _start_date(self.t, self.history.today)
+        first = contracts.periods(start_date=start, count=self.t.periods, months=self.t.period_months)[0]
+        end = (first.ends_on - self.history.today).days
+
+        def day(name: str, time: str) -> When:
+            return When(end + AUDIT_DAYS[name], time)
+
+        at(day("created", "09:30"), self.create_audit)
+        at(day("checked", "10:00"), self.check)
+        at(day("submitted", "17:00"), self.submit_audit)
+        at(day("appealed", "15:20"), self.appeal)
+        at(day("decided", "11:00"), self.decide_appeal)
+
+    @property
+    def contract_id(self) -> int:
+        return self.loaded.contracts[self.index].id
+
+    @property
+    def officer(self) -> Actor:
+        return self.loaded.actors[self.t.officer]
+
+    @property
+    def provider(self) -> Actor:
+        provider_id = self.loaded.contracts[self.index].provider_id
+        return next(
+            a for a in self.loaded.actors.values() if a.role == Role.PROVIDER and a.provider_id == provider_id
+        )
+
+    @property
+    def auditor(self) -> Actor:
+        return next(a for a in self.loaded.actors.values() if a.role == Role.AUDITOR)
+
+    async def assign_audit_firm(self) -> None:
+        await contracts.assign_audit_firm(
+            session=self.session,
+            actor=self.officer,
+            contract_id=self.contract_id,
+            audit_firm_id=self.auditor.audit_firm_id,
+        )
+
+    async def register_staff_phones(self) -> None:
+        await contracts.register_staff_phones(
+            session=self.session,
+            actor=self.provider,
+            provider_id=self.provider.provider_id,
+            phones=list(STAFF_PHONES),
+        )
+
+    async def deliver(self, d: DemoDelivery) -> None:
+        recorded = await contracts.record_delivery(
+            session=self.session,
+            actor=self.provider,
+            contract_id=self.contract_id,
+            delivered_on=self.history.today + dt.timedelta(days=d.day),
+            units=d.units,
+            resident_phone=d.phone,
+        )
+        self.delivery_ids[d.day] = recorded.delivery.id
+        self.tokens[d.day] = _LINK_TOKEN.search(recorded.notification.body).group(1)
+
+    async def rate(self, d: DemoDelivery) -> None:
+        r = d.rating
+        stars = contracts.Stars(r.stars, r.timeliness, r.attitude, r.professionalism, r.comment)
+        await contracts.rate_delivery(session=self.session, token=self.tokens[d.day], rating=stars)
+
+    async def dispute(self, d: DemoDelivery) -> None:
+        await contracts.dispute_delivery(session=self.session, token=self.tokens[d.day], reason=d.disputed)
+
+    async def complain(self, i: int, c: DemoComplaint) -> None:
+        if c.hotline:
+            complaint = await contracts.file_complaint_for_resident(
+                session=self.session,
+                actor=self.officer,
+                delivery_id=self.delivery_ids[c.delivery_day],
+                category=c.category,
+                text=c.text,
+            )
+        else:
+            complaint = await contracts.file_complaint(
+                session=self.session, token=self.tokens[c.delivery_day], category=c.category, text=c.text
+            )
+        self.complaint_ids[i] = complaint.id
+
+    async def respond(self, i: int, text: str) -> None:
+        await contracts.respond_complaint(
+            session=self.session, actor=self.provider, complaint_id=self.complaint_ids[i], text=text
+        )
+
+    async def close(self, i: int, note: str, substantiated: bool | None) -> None:
+        await contracts.close_complaint(
+            session=self.session,
+            actor=self.officer,
+            complaint_id=self.complaint_ids[i],
+            note=note,
+            substantiated=substantiated,
+            reject=substantiated is None,
+        )
+
+    async def create_audit(self) -> None:
+        audit = await contracts.create_audit(
+            session=self.session, actor=self.auditor, contract_id=self.contract_id, period_index=1
+        )
+        await self.session.flush()
+        self.audit_id = audit.id
+        for kpi in await contracts.contract_kpis(self.session, [self.contract_id]):
+            if kpi.source == KpiSource.AUDIT:
+                await contracts.record_kpi_value(
+                    session=self.session,
+                    actor=self.auditor,
+                    audit_id=audit.id,
+                    kpi_id=kpi.id,
+                    value=AUDIT_KPI_VALUES[kpi.name],
+                )
+
+    async def check(self) -> None:
+        for c in AUDIT_CHECKS:
+            spec = contracts.CheckSpec(c.item, c.passed, c.weight, c.severity, c.note, c.evidence)
+            await contracts.add_audit_check(
+                session=self.session, actor=self.auditor, audit_id=self.audit_id, check=spec
+            )
+        await self.session.flush()
+        rows = (
+            await self.session.scalars(
+                select(AuditCheck.id).where(AuditCheck.audit_id == self.audit_id).order_by(AuditCheck.id)
+            )
+        ).all()
+        self.check_ids = dict(enumerate(rows))
+        await contracts.mark_delivery_false(
+            session=self.session,
+            actor=self.auditor,
+            audit_id=self.audit_id,
+            delivery_id=self.delivery_ids[FALSE_DELIVERY_DAY],
+        )
+
+    async def submit_audit(self) -> None:
+        await contracts.submit_audit(session=self.session, actor=self.auditor, audit_id=self.audit_id)
+
+    async def appeal(self) -> None:
+        appealed = [self.check_ids[i] for i, c in enumerate(AUDIT_CHECKS) if c.appeal]
+        appeal = await contracts.appeal_audit(
+            session=self.session,
+            actor=self.provider,
+            audit_id=self.audit_id,
+            check_ids=appealed,
+            reason=APPEAL_REASON,
+        )
+        await self.session.flush()
+        self.appeal_id = appeal.id
+
+    async def decide_appeal(self) -> None:
+        decisions = [
+            contracts.ItemDecision(self.check_ids[i], upheld=c.appeal[0], note=c.appeal[1])
+            for i, c in enumerate(AUDIT_CHECKS)
+            if c.appeal
+        ]
+        await contracts.decide_appeal(
+            session=self.session, actor=self.officer, appeal_id=self.appeal_id, decisions=decisions
+        )
+
+
+class _Silent:
+    """The back-filled messages went out long ago: sending them now only clears their numbers and links."""
+
+    def send(self, *, channel: str, recipient: str, body: str) -> None:
+        return None
 
 
 async def load(session: AsyncSession) -> str:
@@ -760,22 +1189,29 @@ async def load(session: AsyncSession) -> str:
     The base data is dated BASE_DATA_DAY and the tenders' histories happen on their days, the
     session's clock pinned to each moment; it reads the real (or test) clock again afterwards.
     """
-    history = _History(session, clock.today(await clock.now(session)))
+    history = _History(session, await clock.now(session))
     loaded = _Loaded()
     history.at(BASE_DATA_DAY, partial(_base_data, session, loaded))
     for index in range(len(TENDERS)):
         _TenderStory(history, loaded, index).tell()
+    _ContractStory(history, loaded, AWARDED).tell()
     await history.run()
     for index, t in enumerate(TENDERS):
         reached = loaded.tenders[index].status
         if reached != t.status:
             raise RuntimeError(f"demo tender {index} ended {reached.value}, not {t.status.value}")
+    # The residents' texts: sent, they keep neither the phone number nor the link's token.
+    while (await contracts.send_notifications(session=session, backend=_Silent()))[0]:
+        pass
 
+    ratings = sum(1 for d in DELIVERIES if d.rating)
     return (
         f"demo data loaded: {len(REGIONS)} regions, {len(DEPARTMENTS)} departments, 1 audit firm, "
         f"{len(PROVIDERS)} approved providers, {len(PACKAGES)} service packages, "
         f"{len(ACCOUNTS)} accounts (passwords in README.md), "
-        f"{len(TENDERS)} tenders (one in each state) and {loaded.contracts} contract"
+        f"{len(TENDERS)} tenders (one in each state) and {len(loaded.contracts)} contract in delivery: "
+        f"{len(DELIVERIES)} deliveries, {ratings} ratings, {len(COMPLAINTS)} complaints, "
+        f"an audit of period 1 and its appeal"
     )
 
 

@@ -1,6 +1,6 @@
 """The published operations (graphql/operations/**/*.graphql) run against the API on the demo data,
 and the demo data itself: valid credit codes, the expected counts, one tender in each state, the
-README's account table.
+awarded tender's contract in delivery with no phone number left in clear, the README's account table.
 
 Every operation file needs a step below: a file without one fails the test, so no operation is
 published untested.
@@ -22,9 +22,24 @@ from graphql import OperationDefinitionNode, parse
 from sqlalchemy import func, select
 from stdnum.cn import uscc
 
-from contracts.models import Contract
+from contracts import service as contracts
+from contracts.models import (
+    Appeal,
+    Audit,
+    AuditCheck,
+    AuditStatus,
+    Complaint,
+    ComplaintStatus,
+    Contract,
+    Delivery,
+    Light,
+    Notification,
+    NotificationStatus,
+    Rating,
+)
 from core import clock, journal
 from core.auth import Role
+from core.models import JournalEvent
 from core.settings import get_settings
 from market import demo, service
 from market.models import (
@@ -105,6 +120,45 @@ SCORES = {
 BID_DEADLINE_AHEAD = dt.timedelta(days=2)
 PAST_DEADLINE_SECONDS = 259200  # 3 days, as the README advances the clock
 PAST_CHALLENGE_SECONDS = 1728000  # 20 days
+INTO_TERM_SECONDS = 5184000  # 60 days: into period 1 of the new contract
+
+# The contract in delivery: what the README's walkthrough types in after the award.
+PROVIDER = ACCOUNTS["yikang@provider.demo.cn"]  # the winner
+AUDITOR = ACCOUNTS["auditor@mingjian.demo.cn"]
+NEW_DELIVERY = {"units": 1, "residentPhone": "13916285507", "note": "助浴、助洁，服务65分钟"}
+NEW_RATING = {
+    "stars": 4,
+    "timeliness": 3,
+    "attitude": 5,
+    "professionalism": 4,
+    "comment": "护理员很耐心，就是比约定时间晚到了半小时。",
+}
+NEW_COMPLAINT = {"category": "未按时上门", "text": "约定上午九点上门，九点半才到，也没有提前打电话。"}
+COMPLAINT_RESPONSE = "已核实：护理员前一户服务超时，已向老人致歉并调整排班；今后如有延误提前电话告知。"
+AUDIT_KPI = ("按时上门率", 96.5)
+NEW_CHECKS = [
+    {
+        "item": "护理员持证上岗",
+        "passed": True,
+        "weight": 3,
+        "severity": "MAJOR",
+        "note": "抽查10人，均持有养老护理员职业技能等级证书。",
+    },
+    {
+        "item": "服务记录由老人或家属签字确认",
+        "passed": False,
+        "weight": 2,
+        "severity": "MINOR",
+        "note": "抽查20份服务记录，3份无老人或家属签字。",
+        "evidence": "评估底稿 MJ-PG-02 附件1",
+    },
+]
+APPEAL_REASON = "3份记录由老人本人按手印确认（老人不会写字），附照片，请复核。"
+APPEAL_DECISION = "按手印确认有效，该项不扣分。"
+# `market notify send`, through the console backend: one line per message.
+CONSOLE_LINE = re.compile(
+    r"^\[sms to (\d{11})\] 【政府购买服务】.*(http://127\.0\.0\.1:8000/r/)(\S+) \(30天内有效\)$"
+)
 # IDs the README prints, as they are on a freshly loaded demo database (checked on SQLite, whose
 # IDs roll back with each test; PostgreSQL's sequences do not).
 README_IDS = {
@@ -117,6 +171,15 @@ README_IDS = {
     "bid:yikang@provider.demo.cn": "QmlkOjEx",
     "bid:leling@provider.demo.cn": "QmlkOjEy",
     f"bid:{NEW_PROVIDER['adminEmail']}": "QmlkOjEz",
+    "contract": "Q29udHJhY3Q6Mg==",
+    "demo contract": "Q29udHJhY3Q6MQ==",
+    "audit firm": "QXVkaXRGaXJtOjE=",
+    "audit kpi": "S3BpOjQ=",
+    "complaint": "Q29tcGxhaW50OjY=",
+    "audit": "QXVkaXQ6Mg==",
+    "check:0": "QXVkaXRDaGVjazo2",
+    "check:1": "QXVkaXRDaGVjazo3",
+    "appeal": "QXBwZWFsOjI=",
 }
 
 
@@ -134,8 +197,8 @@ def no_payload_errors(data: dict) -> None:
 class Walkthrough:
     """Runs operation files through the API; remembers tokens and IDs between steps."""
 
-    def __init__(self, api, *, fresh_ids: bool):
-        self.api = api
+    def __init__(self, api, session, *, fresh_ids: bool):
+        self.api, self.session = api, session  # the session: for what the command line does
         self.fresh_ids = fresh_ids  # IDs are those of a freshly loaded database (SQLite)
         self.tokens: dict[str, str] = {}
         self.ids: dict[str, str] = {}
@@ -409,7 +472,8 @@ async def finalize_award(w: Walkthrough) -> None:
     assert contract["unitPrice"] == winner["unitPrice"]
     assert Decimal(contract["totalValue"]) == Decimal(winner["unitPrice"]) * NEW_TENDER["quantity"]
     assert len(contract["periods"]) == NEW_TENDER["periods"]
-    w.ids["contract"] = contract["id"]
+    w.note_id("contract", contract["id"])
+    w.values["period 1"] = contract["periods"][0]
 
 
 async def award_notice(w: Walkthrough) -> None:
@@ -424,6 +488,216 @@ async def award_notice(w: Walkthrough) -> None:
         assert Decimal(award["contract"]["totalValue"]) == Decimal("98.00") * NEW_TENDER["quantity"]
         assert sorted(b["rank"] for b in tender["bids"]) == [1, 2, 3]
         assert all(b["totalScore"] is not None for b in tender["bids"])
+
+
+async def my_contracts(w: Walkthrough) -> None:
+    # The admin moves the clock into period 1 of the new contract.
+    token = await w.login(ADMIN.email, ADMIN.password)
+    data = await w.run("walkthrough/14_advance_clock.graphql", {"seconds": INTO_TERM_SECONDS}, token=token)
+    today = dt.datetime.fromisoformat(data["advanceClock"]["now"]).date()
+    period = w.values["period 1"]
+    assert period["startsOn"] <= today.isoformat() <= period["endsOn"], (today, period)
+    w.values["today"] = today
+
+    w.tokens["officer"] = await w.login(OFFICER.email, OFFICER.password)
+    data = await w.run("walkthrough/21_my_contracts.graphql", token=w.tokens["officer"])
+    assert data["now"].startswith(today.isoformat())
+    assert [f["name"] for f in data["auditFirms"]] == [demo.AUDIT_FIRM_NAME]
+    w.note_id("audit firm", data["auditFirms"][0]["id"])
+    new, old = (e["node"] for e in data["contracts"]["edges"])  # the department's, newest first
+    assert (new["id"], new["auditFirm"], new["ratingsCount"]) == (w.ids["contract"], None, 0)
+    assert old["auditFirm"]["name"] == demo.AUDIT_FIRM_NAME
+    assert old["ratingsCount"] == sum(1 for d in demo.DELIVERIES if d.rating)
+    w.note_id("demo contract", old["id"])
+    audited = [k for k in new["kpis"] if k["source"] == "AUDIT"]
+    assert [k["name"] for k in audited] == [AUDIT_KPI[0]]
+    w.note_id("audit kpi", audited[0]["id"])
+
+    # The auditor sees only its firm's contracts: not yet the new one.
+    auditor = await w.login(AUDITOR.email, AUDITOR.password)
+    seen = await w.run("walkthrough/21_my_contracts.graphql", token=auditor)
+    assert [e["node"]["id"] for e in seen["contracts"]["edges"]] == [old["id"]]
+
+
+async def assign_audit_firm(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/22_assign_audit_firm.graphql",
+        {"contractId": w.ids["contract"], "auditFirmId": w.ids["audit firm"]},
+        token=w.tokens["officer"],
+    )
+    contract = data["assignAuditFirm"]["contract"]
+    assert (contract["status"], contract["auditFirm"]["name"]) == ("ACTIVE", demo.AUDIT_FIRM_NAME)
+
+
+async def record_delivery(w: Walkthrough) -> None:
+    token = await w.login(PROVIDER.email, PROVIDER.password)
+    variables = {
+        "input": {
+            "contractId": w.ids["contract"],
+            "deliveredOn": w.values["today"].isoformat(),
+            **NEW_DELIVERY,
+        }
+    }
+    data = await w.run("walkthrough/23_record_delivery.graphql", variables, token=token)
+    delivery = data["recordDelivery"]["delivery"]
+    assert (delivery["deliveredOn"], delivery["units"], delivery["verified"]) == (
+        w.values["today"].isoformat(),
+        NEW_DELIVERY["units"],
+        True,
+    )
+
+    # `market notify send` in a terminal: the console backend writes the text, with the link.
+    lines: list[str] = []
+    sent = await contracts.send_notifications(
+        session=w.session, backend=contracts.ConsoleBackend(lines.append)
+    )
+    await w.session.commit()
+    assert sent == (1, 0), "the demo's messages were sent when it loaded; only this one was pending"
+    match = CONSOLE_LINE.match(lines[0])
+    assert match, lines[0]
+    assert match[1] == NEW_DELIVERY["residentPhone"]
+    assert PROVIDER.works_for in lines[0]
+    w.values["link token"] = match[3]
+
+    # Once sent, the outbox keeps neither the number nor the token.
+    admin = await w.login(ADMIN.email, ADMIN.password)
+    outbox = await w.api("{ notifications(first: 1) { status recipient body } }", token=admin)
+    message = outbox["notifications"][0]
+    assert message["status"] == "SENT" and message["recipient"] == "139****5507"
+    assert match[3] not in message["body"] and "/r/••••••" in message["body"]
+
+
+async def resident_delivery(w: Walkthrough) -> None:
+    data = await w.run("walkthrough/24_resident_delivery.graphql", {"token": w.values["link token"]})
+    view = data["residentDelivery"]
+    assert (view["providerName"], view["serviceName"]) == (PROVIDER.works_for, "居家养老上门服务")
+    assert (view["deliveredOn"], view["disputed"], view["rating"]) == (
+        w.values["today"].isoformat(),
+        False,
+        None,
+    )
+
+
+async def rate_delivery(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/25_rate_delivery.graphql", {"input": {"token": w.values["link token"], **NEW_RATING}}
+    )
+    view = data["rateDelivery"]["delivery"]
+    assert view["rating"] == {**NEW_RATING, "flagged": False}
+    assert view["ratingEditableUntil"] is not None
+    stored = await w.run("walkthrough/24_resident_delivery.graphql", {"token": w.values["link token"]})
+    assert stored["residentDelivery"]["rating"] == {k: NEW_RATING[k] for k in ("stars", "comment")}
+
+
+async def file_complaint(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/26_file_complaint.graphql", {"input": {"token": w.values["link token"], **NEW_COMPLAINT}}
+    )
+    complaint = data["fileComplaint"]["complaint"]
+    assert (complaint["status"], complaint["light"]) == ("OPEN", "GREEN")
+    w.note_id("complaint", complaint["id"])
+
+
+async def list_complaints(w: Walkthrough) -> None:
+    data = await w.run("walkthrough/27_complaints.graphql", token=w.tokens["officer"])
+    listed = [e["node"] for e in data["complaints"]["edges"]]
+    ours = listed[-1]  # oldest first
+    assert (ours["id"], ours["light"], ours["channel"]) == (w.ids["complaint"], "GREEN", "LINK")
+    # The demo's open complaints are long overdue on the moved clock.
+    assert [c["light"] for c in listed[:-1]] == ["RED"] * sum(1 for c in demo.COMPLAINTS if not c.closed)
+    green = await w.run("walkthrough/27_complaints.graphql", {"light": "GREEN"}, token=w.tokens["officer"])
+    assert [e["node"]["id"] for e in green["complaints"]["edges"]] == [w.ids["complaint"]]
+
+
+async def respond_complaint(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/28_respond_complaint.graphql",
+        {"id": w.ids["complaint"], "text": COMPLAINT_RESPONSE},
+        token=w.tokens[PROVIDER.email],
+    )
+    complaint = data["respondComplaint"]["complaint"]
+    assert (complaint["status"], complaint["light"], complaint["response"]) == (
+        "RESPONDED",
+        "GREEN",
+        COMPLAINT_RESPONSE,
+    )
+
+
+async def create_audit(w: Walkthrough) -> None:
+    token = await w.login(AUDITOR.email, AUDITOR.password)
+    seen = await w.run("walkthrough/21_my_contracts.graphql", token=token)
+    assert [e["node"]["id"] for e in seen["contracts"]["edges"]] == [
+        w.ids["contract"],
+        w.ids["demo contract"],
+    ]
+    data = await w.run(
+        "walkthrough/29_create_audit.graphql",
+        {"contractId": w.ids["contract"], "periodIndex": 1},
+        token=token,
+    )
+    audit = data["createAudit"]["audit"]
+    assert (audit["status"], audit["periodIndex"], audit["contract"]["id"]) == ("DRAFT", 1, w.ids["contract"])
+    w.note_id("audit", audit["id"])
+
+
+async def record_kpi_value(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/30_record_kpi_value.graphql",
+        {"auditId": w.ids["audit"], "kpiId": w.ids["audit kpi"], "value": AUDIT_KPI[1]},
+        token=w.tokens[AUDITOR.email],
+    )
+    assert data["recordKpiValue"]["audit"]["kpiValues"] == [
+        {"kpi": {"name": AUDIT_KPI[0], "target": 95.0}, "value": AUDIT_KPI[1]}
+    ]
+
+
+async def add_audit_checks(w: Walkthrough) -> None:
+    for i, check in enumerate(NEW_CHECKS):
+        data = await w.run(
+            "walkthrough/31_add_audit_check.graphql",
+            {"auditId": w.ids["audit"], "input": check},
+            token=w.tokens[AUDITOR.email],
+        )
+        audit = data["addAuditCheck"]["audit"]
+        assert [c["item"] for c in audit["checks"]] == [c["item"] for c in NEW_CHECKS[: i + 1]]
+        w.note_id(f"check:{i}", audit["checks"][i]["id"])
+    assert audit["score"] == pytest.approx(60.0)  # 3 of 5 weight passed
+
+
+async def submit_audit(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/32_submit_audit.graphql", {"auditId": w.ids["audit"]}, token=w.tokens[AUDITOR.email]
+    )
+    audit = data["submitAudit"]["audit"]
+    assert audit["status"] == "SUBMITTED" and audit["submittedAt"] is not None
+    assert audit["score"] == pytest.approx(60.0)
+
+
+async def appeal_audit(w: Walkthrough) -> None:
+    failed = w.ids["check:1"]
+    data = await w.run(
+        "walkthrough/33_appeal_audit.graphql",
+        {"auditId": w.ids["audit"], "checkIds": [failed], "reason": APPEAL_REASON},
+        token=w.tokens[PROVIDER.email],
+    )
+    appeal = data["appealAudit"]["appeal"]
+    assert (appeal["checkIds"], appeal["decided"], appeal["reason"]) == ([failed], False, APPEAL_REASON)
+    w.note_id("appeal", appeal["id"])
+
+
+async def decide_appeal(w: Walkthrough) -> None:
+    failed = w.ids["check:1"]
+    decisions = [{"checkId": failed, "upheld": False, "note": APPEAL_DECISION}]
+    data = await w.run(
+        "walkthrough/34_decide_appeal.graphql",
+        {"id": w.ids["appeal"], "decisions": decisions},
+        token=w.tokens["officer"],
+    )
+    appeal = data["decideAppeal"]["appeal"]
+    assert appeal["decided"] and appeal["decisions"] == decisions
+    audit = appeal["audit"]
+    assert {c["id"]: c["overturned"] for c in audit["checks"]} == {w.ids["check:0"]: False, failed: True}
+    assert (audit["status"], audit["score"]) == ("SUBMITTED", pytest.approx(100.0))
 
 
 # One step per operation file, run in the files' sorted order; a step may reuse other files.
@@ -448,6 +722,20 @@ STEPS: dict[str, Step] = {
     "walkthrough/18_recommend_award.graphql": recommend_award,
     "walkthrough/19_finalize_award.graphql": finalize_award,
     "walkthrough/20_tender_award.graphql": award_notice,
+    "walkthrough/21_my_contracts.graphql": my_contracts,
+    "walkthrough/22_assign_audit_firm.graphql": assign_audit_firm,
+    "walkthrough/23_record_delivery.graphql": record_delivery,
+    "walkthrough/24_resident_delivery.graphql": resident_delivery,
+    "walkthrough/25_rate_delivery.graphql": rate_delivery,
+    "walkthrough/26_file_complaint.graphql": file_complaint,
+    "walkthrough/27_complaints.graphql": list_complaints,
+    "walkthrough/28_respond_complaint.graphql": respond_complaint,
+    "walkthrough/29_create_audit.graphql": create_audit,
+    "walkthrough/30_record_kpi_value.graphql": record_kpi_value,
+    "walkthrough/31_add_audit_check.graphql": add_audit_checks,
+    "walkthrough/32_submit_audit.graphql": submit_audit,
+    "walkthrough/33_appeal_audit.graphql": appeal_audit,
+    "walkthrough/34_decide_appeal.graphql": decide_appeal,
 }
 
 
@@ -455,7 +743,7 @@ async def test_every_operation_runs_on_the_demo_data(session, api):
     # Given the demo marketplace
     await demo.load(session)
     await session.commit()
-    walkthrough = Walkthrough(api, fresh_ids=session.bind.dialect.name == "sqlite")
+    walkthrough = Walkthrough(api, session, fresh_ids=session.bind.dialect.name == "sqlite")
 
     # When every operation file runs in order, then each step's checks hold
     files = operation_files()
@@ -492,9 +780,27 @@ def test_readme_walkthrough_shows_each_operation_and_its_inputs():
         assert all(v in readme for v in (email, password, price, proposal)), email
     for email, scores in SCORES.items():
         assert email in readme and all(f'"score": {s}' in readme for s in scores), email
-    for seconds in (PAST_DEADLINE_SECONDS, PAST_CHALLENGE_SECONDS):
+    for seconds in (PAST_DEADLINE_SECONDS, PAST_CHALLENGE_SECONDS, INTO_TERM_SECONDS):
         assert f'{{"seconds": {seconds}}}' in readme, seconds
     assert "MARKET_TEST_CLOCK=1 make run" in readme
+    for inputs in (NEW_DELIVERY, NEW_RATING, NEW_COMPLAINT, *NEW_CHECKS, {"value": AUDIT_KPI[1]}):
+        for key, value in inputs.items():
+            assert f'"{key}": {json.dumps(value, ensure_ascii=False)}' in readme, key
+    for text in (COMPLAINT_RESPONSE, APPEAL_REASON, APPEAL_DECISION, AUDITOR.email, AUDITOR.password):
+        assert text in readme, text
+    # The console output of `market notify send`, the token to copy shown as <token>.
+    shown = [line for line in readme.splitlines() if line.startswith("[sms to ")]
+    assert shown and all(CONSOLE_LINE.match(line) for line in shown), shown
+    assert f"[sms to {NEW_DELIVERY['residentPhone']}]" in shown[0] and "/r/<token> " in shown[0]
+    assert "market notify send" in readme
+
+
+def test_readme_tells_the_demo_contract_as_loaded():
+    readme = README.read_text(encoding="utf-8")
+    ratings = sum(1 for d in demo.DELIVERIES if d.rating)
+    assert f"{len(demo.DELIVERIES)} home visits" in readme
+    assert f"{ratings} rated through the link" in readme
+    assert f"按时上门率 {demo.AUDIT_KPI_VALUES['按时上门率']}" in readme
 
 
 def test_readme_lists_every_demo_account_with_its_password():
@@ -589,5 +895,68 @@ async def test_load_makes_one_tender_in_each_state_through_the_services(session)
 
     # and the clock is no longer pinned, and the journal's chain holds
     assert abs(await clock.now(session) - now) < dt.timedelta(minutes=5)
+    verification = await journal.verify(session)
+    assert verification.ok, verification.reason
+
+
+PHONE_NUMBER = re.compile(r"(?<!\w)1[3-9]\d{9}(?!\w)")
+
+
+async def test_load_puts_the_awarded_contract_in_delivery(session):
+    # Given an empty database, when the demo loads and commits
+    await demo.load(session)
+    await session.commit()
+    now = await clock.now(session)
+    today = clock.today(now)
+
+    # Then the awarded tender's contract has the demo's audit firm, and its term started weeks ago
+    contract = await session.scalar(select(Contract))
+    assert contract.audit_firm_id is not None
+    start, _end = contracts.contract_term(contract)
+    assert start <= today - dt.timedelta(days=100)
+    period_1 = contracts.periods(start_date=start, count=contract.periods, months=contract.period_months)[0]
+    assert period_1.ends_on < today
+
+    # and a few dozen deliveries over the past weeks, most rated, one disputed, one found false
+    deliveries = (await session.scalars(select(Delivery).where(Delivery.contract_id == contract.id))).all()
+    assert len(deliveries) == len(demo.DELIVERIES) >= 24
+    assert all(today - dt.timedelta(weeks=11) <= d.delivered_on < today for d in deliveries)
+    assert sum(d.disputed_at is not None for d in deliveries) == 1
+    assert sum(d.marked_false_by_audit_id is not None for d in deliveries) == 1
+    ratings = (await session.scalars(select(Rating))).all()
+    assert len(ratings) == sum(1 for d in demo.DELIVERIES if d.rating) >= len(deliveries) * 2 // 3
+    assert [r.flag_reason for r in ratings if contracts.is_flagged(r)] == [
+        "the resident's phone is registered to the provider's own staff"
+    ]
+    stars = Counter(r.stars for r in ratings)
+    assert stars[4] + stars[5] >= 3 * (stars[1] + stars[2] + stars[3]) > 0, stars  # mostly good
+
+    # and complaints in each status, the open ones in more than one light
+    complaints = (await session.scalars(select(Complaint))).all()
+    assert {c.status for c in complaints} == set(ComplaintStatus)
+    assert [c.substantiated for c in complaints if c.status == ComplaintStatus.RESOLVED] == [True]
+    lights = Counter(contracts.light(c, now) for c in complaints)
+    assert lights == {Light.GREEN: 1, Light.YELLOW: 1, Light.RED: 1, None: 2}
+
+    # and a submitted audit of period 1 whose appeal overturned one item and upheld another
+    audit = await session.scalar(select(Audit))
+    assert (audit.contract_id, audit.period_index, audit.status) == (contract.id, 1, AuditStatus.SUBMITTED)
+    assert audit.submitted_at.date() > period_1.ends_on
+    checks = (await session.scalars(select(AuditCheck).order_by(AuditCheck.id))).all()
+    assert len(checks) == len(demo.AUDIT_CHECKS)
+    appeal = await session.scalar(select(Appeal))
+    assert appeal.decided_at is not None and len(appeal.decisions) == 2
+    assert [c.item for c in checks if c.overturned] == ["异常情况24小时内报告社区"]
+    assert contracts.audit_score(checks) == pytest.approx(100 * 8 / 10)
+
+    # and every resident's text was sent: no phone number or link token is left in clear
+    outbox = (await session.scalars(select(Notification))).all()
+    assert len(outbox) == len(deliveries)
+    assert {m.status for m in outbox} == {NotificationStatus.SENT}
+    for message in outbox:
+        assert not re.search(r"\d{11}", message.recipient + message.body), message.recipient
+        assert "/r/••••••" in message.body
+    events = (await session.scalars(select(JournalEvent))).all()
+    assert not any(PHONE_NUMBER.search(f"{e.before} {e.after}") for e in events)
     verification = await journal.verify(session)
     assert verification.ok, verification.reason

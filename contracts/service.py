@@ -186,6 +186,8 @@ def contracts_statement(
         statement = statement.where(Contract.provider_id == actor.provider_id)
     elif mine and actor is not None and actor.role == Role.OFFICER:
         statement = statement.where(Contract.department_id == actor.department_id)
+    elif mine:
+        statement = statement.where(false())  # the public, admins and evaluators hold no contracts
     if status is not None:
         statement = statement.where(Contract.status == status)
     return statement.order_by(Contract.id.desc())

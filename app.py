@@ -34,6 +34,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
 import contracts.mutations
+import contracts.pages
 import contracts.queries
 import market.mutations
 import market.queries
@@ -201,6 +202,7 @@ def create_app(
             Route("/", home),
             Route("/healthz", health),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            *contracts.pages.routes(sessionmaker),
         ],
         lifespan=lifespan,
     )

@@ -1,0 +1,201 @@
+"""The resident's link in a real browser: Debian's Chromium, headless, driven by Playwright.
+
+A real server (uvicorn, in a subprocess) runs over a scratch database that the test fills
+and commits for real. The test opens the link from the outbox message, rates 4 stars, and
+checks the rating through the GraphQL API of the same server. Screenshots go to
+test-output/browser/ at the project root.
+
+Needs `chromium` (apt-get install chromium) and the `playwright` package; never run
+`playwright install`. Without them the test is skipped, and fails when CI=true.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from contracts import service
+from core.api import encode_id
+from core.db import create_sessionmaker
+from core.settings import get_settings
+from tests import factories
+from tests.contracts import world as cw
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "test-output" / "browser"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+
+
+# Elements that stick out of their parent's box (a grid cell wider than its card, say).
+OVERFLOWING = """
+[...document.querySelectorAll("main *:not(.sr-only, [type=hidden])")].filter(e => {
+  const box = e.getBoundingClientRect(), outer = e.parentElement.getBoundingClientRect();
+  return box.right > outer.right + 0.5 || box.left < outer.left - 0.5;
+}).map(e => e.tagName + (e.id ? "#" + e.id : "") + (e.className ? "." + e.className : ""))
+"""
+
+
+def _require_browser() -> None:
+    """Skip without a browser, except in CI (CI=true), where a missing browser is a failure."""
+    problems = []
+    try:
+        import playwright.async_api  # noqa: F401
+    except ImportError:
+        problems.append("the `playwright` package is missing: pip install -e '.[dev]'")
+    if not os.access(CHROMIUM, os.X_OK):
+        problems.append(f"no Chromium at {CHROMIUM}: apt-get install chromium")
+    if problems:
+        message = "browser test cannot run: " + "; ".join(problems)
+        if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def server(scratch_engine):
+    """uvicorn serving the app over the scratch database; PUBLIC_BASE_URL points at it for the test."""
+    _require_browser()
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": scratch_engine.url.render_as_string(hide_password=False),
+        "PUBLIC_BASE_URL": base,
+    }
+    log = (OUTPUT / "server.log").open("w")
+    process = subprocess.Popen(  # noqa: S603 - a fixed command line
+        [sys.executable, "-m", "uvicorn", "app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    saved = os.environ.get("PUBLIC_BASE_URL")
+    os.environ["PUBLIC_BASE_URL"] = base  # the links the services write point at this server
+    get_settings.cache_clear()
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"the server exited with {process.returncode}: see {OUTPUT / 'server.log'}")
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not start within 30 s: see {OUTPUT / 'server.log'}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+        if saved is None:
+            os.environ.pop("PUBLIC_BASE_URL", None)
+        else:
+            os.environ["PUBLIC_BASE_URL"] = saved
+        get_settings.cache_clear()
+
+
+class Capture:
+    """An SMS gateway that keeps the messages."""
+
+    def __init__(self):
+        self.sent: list[str] = []
+
+    def send(self, *, channel: str, recipient: str, body: str) -> None:
+        self.sent.append(body)
+
+
+async def test_a_resident_rates_a_delivery_in_chromium(server, scratch_engine):
+    from playwright.async_api import async_playwright, expect
+
+    async with create_sessionmaker(scratch_engine)() as session:
+        world = await cw.build(session, start_in_days=10)
+        delivery, _token = await world.deliver()
+        gateway = Capture()
+        assert await service.send_notifications(session=session, backend=gateway) == (1, 0)
+        await session.commit()
+        provider_email = world.users["provider"].email
+    link = re.search(r"https?://\S+/r/[A-Za-z0-9_\-]+", gateway.sent[0]).group(0)
+    assert link.startswith(f"{server}/r/")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            phone = await browser.new_context(viewport={"width": 360, "height": 780}, locale="zh-CN")
+            narrow = await phone.new_page()
+            await narrow.goto(link)
+            await expect(narrow.locator("h1")).to_have_text("服务确认与评价")
+            assert await narrow.evaluate("document.documentElement.scrollWidth") <= 360
+            overflowing = await narrow.evaluate(OVERFLOWING)
+            assert overflowing == [], f"elements wider than their box at 360 px: {overflowing}"
+            size = await narrow.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
+            assert size >= 20
+            await narrow.screenshot(path=OUTPUT / "resident-form-360.png", full_page=True)
+            await phone.close()
+
+            context = await browser.new_context(viewport={"width": 800, "height": 900}, locale="zh-CN")
+            page = await context.new_page()
+            await page.goto(link)
+            await expect(page.locator("h1")).to_have_text("服务确认与评价")
+            await page.locator("label[for='stars-4']").click()
+            await expect(page.locator("#stars-4")).to_be_checked()
+            await page.get_by_label("意见或建议").fill("护理员很耐心，准时上门。")
+            await page.screenshot(path=OUTPUT / "resident-form.png", full_page=True)
+            await page.get_by_role("button", name="提交评价").click()
+            await page.wait_for_url("**/thanks?done=rated")
+            await expect(page.locator("h1")).to_have_text("谢谢！")
+            await expect(page.get_by_role("status")).to_contain_text("已收到您的评价")
+            await page.screenshot(path=OUTPUT / "resident-thanks.png", full_page=True)
+            await context.close()
+        finally:
+            await browser.close()
+
+    async with httpx.AsyncClient(base_url=server) as client:
+        login = await client.post(
+            "/graphql",
+            json={
+                "query": "mutation($i: LoginInput!) { login(input: $i) { token errors { code } } }",
+                "variables": {"i": {"email": provider_email, "password": factories.PASSWORD}},
+            },
+        )
+        token = login.json()["data"]["login"]["token"]
+        answer = await client.post(
+            "/graphql",
+            json={
+                "query": "query($id: ID!) { node(id: $id) { ... on Delivery { rating { stars comment } } } }",
+                "variables": {"id": encode_id("Delivery", delivery.id)},
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+    assert answer.json()["data"]["node"]["rating"] == {"stars": 4, "comment": "护理员很耐心，准时上门。"}

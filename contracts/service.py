@@ -282,6 +282,7 @@ TOKEN_LIFETIME = dt.timedelta(days=30)
 DISPUTE_DAYS = 7
 RATING_EDIT_WINDOW = dt.timedelta(hours=48)
 RATINGS_PER_ADDRESS_PER_HOUR = 5
+MAX_TEXT = 2000  # characters of a comment, complaint or dispute reason
 _MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -475,6 +476,8 @@ async def dispute_delivery(*, session: AsyncSession, token: str, reason: str) ->
     delivery = await _by_token(session, token, lock=True)
     if delivery.disputed_at is not None:
         raise InvalidState("this delivery is disputed already")
+    if len(reason or "") > MAX_TEXT:
+        raise Invalid(f"at most {MAX_TEXT} characters", field=["reason"])
     now = await clock.now(session)
     if now >= dispute_deadline(delivery):
         raise DomainError("a delivery can be disputed within 7 days", code=ErrorCode.DEADLINE_PASSED)
@@ -502,15 +505,17 @@ async def rate_delivery(
     *, session: AsyncSession, token: str, rating: Stars, client_address: str | None = None
 ) -> ResidentView:
     """One rating per delivery; it may be changed within 48 hours, then it is final."""
+    # The delivery row is locked, so two concurrent submissions are one rating and one edit.
+    delivery = await _by_token(session, token, lock=True)
     check = Validator()
     for name in ("stars", "timeliness", "attitude", "professionalism"):
         value = getattr(rating, name)
         if value is not None or name == "stars":
             check.check(value is not None and 1 <= value <= 5, "from 1 to 5 stars", field=["input", name])
-    check.check(len(rating.comment or "") <= 2000, "at most 2000 characters", field=["input", "comment"])
+    check.check(
+        len(rating.comment or "") <= MAX_TEXT, f"at most {MAX_TEXT} characters", field=["input", "comment"]
+    )
     check.raise_if_any()
-    # The delivery row is locked, so two concurrent submissions are one rating and one edit.
-    delivery = await _by_token(session, token, lock=True)
     if delivery.disputed_at is not None:
         raise InvalidState("a disputed delivery cannot be rated")
     now = await clock.now(session)
@@ -695,8 +700,11 @@ async def _file_complaint(
     session: AsyncSession, actor: Actor | None, delivery: Delivery, *, category: str, text: str, channel: str
 ) -> Complaint:
     check = Validator()
-    check.check(bool(category.strip()), "a category is required", field=["input", "category"])
-    check.check(bool(text.strip()), "describe the problem", field=["input", "text"])
+    check.check(
+        0 < len(category.strip()) <= 100, "a category of at most 100 characters", field=["input", "category"]
+    )
+    check.check(0 < len(text.strip()) <= MAX_TEXT, f"describe the problem in at most {MAX_TEXT} characters",
+                field=["input", "text"])  # fmt: skip
     check.raise_if_any()
     complaint = Complaint(
         contract_id=delivery.contract_id,

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
-.PHONY: run test test-sqlite test-postgres lint check schema bench clean
+.PHONY: run test test-sqlite test-postgres lint check schema bench bench-ratings clean
 
 # Installed once, again whenever pyproject.toml changes.
 $(BIN)/.installed: pyproject.toml
@@ -46,6 +46,12 @@ schema: $(BIN)/.installed
 # GraphQL against bare routes on SQLite and PostgreSQL; writes bench/RESULTS.md.
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
+
+# Only when asked (minutes): a contracts page at 0, 1,000 and RATINGS ratings in PostgreSQL;
+# writes its own section of bench/RESULTS.md.
+RATINGS ?= 1000000
+bench-ratings: $(BIN)/.installed
+	$(BIN)/python -m bench --ratings $(RATINGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -324,6 +324,25 @@ def demo_load(
         typer.echo(summary)
 
 
+@demo_cli.command("ratings")
+def demo_ratings(
+    count: int = typer.Option(..., "--count", min=1, help="Ratings to generate, with their deliveries."),
+    contract_id: int | None = typer.Option(
+        None, help="Only this contract; default: every ACTIVE contract whose term has started."
+    ),
+) -> None:
+    """Bulk-generate realistic deliveries and ratings (COPY on PostgreSQL); one journal event per batch."""
+    from contracts import bulk
+
+    with typer.progressbar(length=count, label="ratings") as bar:
+        result = _run(
+            lambda session: bulk.generate_ratings(
+                session, contract_id=contract_id, count=count, progress=bar.update
+            )
+        )
+    typer.echo(result.summary())
+
+
 @journal_cli.command("verify")
 def journal_verify() -> None:
     """Check the hash chain; name the first broken link."""

@@ -10,6 +10,8 @@ server and of itself (/proc) and the server's count of SQL statements.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import ipaddress
 import json
 import math
 import os
@@ -43,6 +45,16 @@ PAGE = """query TenderPage($first: Int!) {
   }
 }"""
 
+RATE = """mutation RateDelivery($input: RateDeliveryInput!) {
+  rateDelivery(input: $input) {
+    delivery {
+      serviceName providerName deliveredOn units disputed linkValidUntil
+      rating { stars timeliness attitude professionalism comment flagged }
+    }
+    errors { code message }
+  }
+}"""
+
 PAGE_SIZE = 50
 PROPOSAL = "技术方案：每周两次上门，每次两小时，持证护理员，24小时内响应；附人员名单、培训计划与应急预案。"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -66,6 +78,38 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
 
 
+def rating_token(n: int) -> str:
+    """The link token of the n-th delivery seeded for scenario (c) (bench/seed.py stores its hash)."""
+    return "bench-" + hashlib.sha256(f"bench rating token {n}".encode()).hexdigest()[:37]
+
+
+def resident_address(n: int) -> str:
+    """The client address of the n-th rating, sent as X-Forwarded-For (uvicorn trusts it from 127.0.0.1).
+
+    One address per rating, as residents rate from their own phones: no rating reaches the abuse rule
+    (a 6th rating from one address within an hour) on either side. Loopback addresses: only a header.
+    """
+    return str(ipaddress.IPv4Address(0x7F010000 + n))
+
+
+STARS = (5, 4, 5, 5, 3, 4, 5, 2, 5, 1)
+COMMENT = "护理员准时上门，服务耐心细致。"
+
+
+def rating_input(n: int) -> dict:
+    """What the n-th resident says: stars skewed to 4-5, dimensions on two ratings in three, some comments."""
+    stars = STARS[n % len(STARS)]
+    dimensions = (None, None, None) if n % 3 == 0 else (stars, min(5, stars + 1), max(1, stars - 1))
+    return {
+        "token": rating_token(n),
+        "stars": stars,
+        "timeliness": dimensions[0],
+        "attitude": dimensions[1],
+        "professionalism": dimensions[2],
+        "comment": COMMENT if n % 7 == 0 else None,
+    }
+
+
 def price(n: int) -> str:
     """Valid unit prices (the ceiling is 110, the package range 60-120), varying per request."""
     return f"{80 + n % 29}.50"
@@ -78,8 +122,12 @@ class Requests:
         self.submit_slots = plan["submit_slots"]
         self.officer = plan["officer"]
         self.turns = [0] * plan["concurrency"]
+        # Each rating uses a delivery of its own: one counter over both sides and all steps.
+        self.rate_next, self.rate_tokens = plan.get("rate_next", 0), plan.get("rate_tokens", 0)
 
     def next(self, scenario: str, side: str, worker: int):
+        if scenario == "rate":
+            return self.next_rating(side)
         n = self.turns[worker]
         self.turns[worker] += 1
         if scenario == "submit":
@@ -116,6 +164,30 @@ class Requests:
             "userId": self.officer["user_id"],
         }
         return "/bare/tenders", body, {}, self.check_page
+
+    def next_rating(self, side: str):
+        n = self.rate_next
+        if n >= self.rate_tokens:
+            raise RuntimeError(f"all {self.rate_tokens} seeded deliveries are rated: raise --rating-tokens")
+        self.rate_next += 1
+        headers = {"X-Forwarded-For": resident_address(n)}
+        if side == "graphql":
+            return (
+                "/graphql",
+                {"query": RATE, "variables": {"input": rating_input(n)}},
+                headers,
+                self.check_rate,
+            )
+        return "/bare/rate-delivery", rating_input(n), headers, self.check_rate
+
+    @staticmethod
+    def check_rate(body: dict) -> bool:
+        payload = body["data"]["rateDelivery"] if "errors" not in body else None
+        return (
+            payload is not None
+            and payload["errors"] == []
+            and payload["delivery"]["rating"]["flagged"] is False
+        )
 
     @staticmethod
     def check_submit(body: dict) -> bool:
@@ -192,7 +264,10 @@ async def run(plan: dict) -> list[dict]:
     async with httpx.AsyncClient(
         base_url=plan["base_url"], limits=limits, timeout=60, trust_env=False
     ) as client:
-        return [await run_step(client, plan, requests, step) for step in plan["steps"]]
+        results = []
+        for step in plan["steps"]:
+            results.append(await run_step(client, plan, requests, step) | {"rate_next": requests.rate_next})
+        return results
 
 
 def main() -> None:

@@ -1,10 +1,16 @@
-"""`python -m bench`: both scenarios on SQLite and on PostgreSQL, written to bench/RESULTS.md.
+"""`python -m bench`: the three scenarios on SQLite and on PostgreSQL, written to bench/RESULTS.md.
 
 Per backend: a fresh database, migrated with Alembic and seeded through the
-services; uvicorn (one worker) serving bench.server on 127.0.0.1; logins; a
-check that the GraphQL page and the bare page are the same JSON; then the load
-generator (its own process) alternates GraphQL and bare rounds, and, where a
-goal is missed, a profiled GraphQL round. Raw results go to bench/out/.
+services; uvicorn (one worker) serving bench.server on 127.0.0.1; logins; checks
+that the GraphQL page and the bare page are the same JSON and that a bare rating
+is what GraphQL then shows; then the load generator (its own process) alternates
+GraphQL and bare rounds, and, where a goal is missed, a profiled GraphQL round.
+Raw results go to bench/out/.
+
+`python -m bench --ratings N` instead fills one contract of a fresh PostgreSQL
+database with N ratings (contracts.bulk) in steps and measures, at each step, the
+statements and the latency of a contracts page with their ratings counts; it
+writes its own section of RESULTS.md and leaves the rest as it was.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-GOALS = {"submit": 0.5, "page": 1 / 3}
+GOALS = {"submit": 0.5, "page": 1 / 3, "rate": 0.5}
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1/postgres")
 MEASURES = ("rps", "p50_ms", "p99_ms", "server_cpu", "client_cpu", "other_cpu", "machine_busy",
             "server_cpu_ms_per_request", "statements_per_request")  # fmt: skip
@@ -213,6 +219,85 @@ def same_page(client: httpx.Client, plan: dict) -> dict:
     }
 
 
+RESIDENT = """query Resident($token: String!) {
+  residentDelivery(token: $token) {
+    serviceName providerName deliveredOn units disputed linkValidUntil
+    rating { stars timeliness attitude professionalism comment flagged }
+  }
+}"""
+
+
+def same_rating(client: httpx.Client, plan: dict) -> None:
+    """Seeded deliveries 0 and 1 rated, one through GraphQL, one through the bare route: each answer is
+    what GraphQL's `residentDelivery` then shows of that delivery (so the bare route stored the same
+    rating). The timed rounds start at delivery 2."""
+    from bench.load import RATE, rating_input, rating_token, resident_address
+
+    for n, side in ((0, "graphql"), (1, "bare")):
+        headers = {"X-Forwarded-For": resident_address(n)}
+        if side == "graphql":
+            body = client.post(
+                "/graphql", json={"query": RATE, "variables": {"input": rating_input(n)}}, headers=headers
+            ).json()
+        else:
+            body = client.post("/bare/rate-delivery", json=rating_input(n), headers=headers).json()
+        if "errors" in body or body["data"]["rateDelivery"]["errors"]:
+            raise RuntimeError(f"the {side} rating failed: {body}")
+        seen = client.post(
+            "/graphql", json={"query": RESIDENT, "variables": {"token": rating_token(n)}}
+        ).json()
+        if "errors" in seen:
+            raise RuntimeError(f"residentDelivery failed: {seen['errors']}")
+        difference = first_difference(
+            body["data"]["rateDelivery"]["delivery"], seen["data"]["residentDelivery"]
+        )
+        if difference:
+            raise AssertionError(
+                f"the {side} rating's answer differs from what the resident sees at {difference}"
+            )
+    plan["rate_next"] = 2
+
+
+async def rating_events(url: str) -> dict:
+    """The journal events of the two checked ratings (GraphQL, bare): the same columns, the same values."""
+    from sqlalchemy import select
+
+    from bench.load import rating_input, rating_token
+    from contracts.models import Delivery
+    from contracts.service import token_hash
+    from core.db import create_engine, create_sessionmaker
+    from core.models import JournalEvent
+
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            events = {}
+            for n, side in ((0, "graphql"), (1, "bare")):
+                delivery_id = await session.scalar(
+                    select(Delivery.id).where(Delivery.token_hash == token_hash(rating_token(n)))
+                )
+                event = await session.scalar(
+                    select(JournalEvent).where(
+                        JournalEvent.action == "rating.given", JournalEvent.entity_id == str(delivery_id)
+                    )
+                )
+                events[side] = (event.entity_type, json.loads(event.after), rating_input(n), delivery_id)
+    finally:
+        await engine.dispose()
+    (g_type, g_after, g_input, g_id), (b_type, b_after, b_input, b_id) = events["graphql"], events["bare"]
+    if g_type != b_type or sorted(g_after) != sorted(b_after):
+        raise AssertionError(
+            f"journal events differ: {g_type} {sorted(g_after)} != {b_type} {sorted(b_after)}"
+        )
+    for after, given, delivery_id in ((g_after, g_input, g_id), (b_after, b_input, b_id)):
+        expected = {k: v for k, v in given.items() if k != "token"} | {"delivery_id": delivery_id}
+        if {k: after[k] for k in expected} != expected or after["flag_reason"] is not None:
+            raise AssertionError(f"journal event of delivery {delivery_id} does not hold the rating: {after}")
+        if not after["client_address"] or after["created_at"] != after["updated_at"]:
+            raise AssertionError(f"journal event of delivery {delivery_id}: {after}")
+    return {"columns": sorted(g_after)}
+
+
 def run_load(plan: dict, steps: list[dict], name: str) -> list[dict]:
     OUT.mkdir(exist_ok=True)
     plan_path, result_path = OUT / f"{name}.plan.json", OUT / f"{name}.result.json"
@@ -221,6 +306,8 @@ def run_load(plan: dict, steps: list[dict], name: str) -> list[dict]:
     command = [sys.executable, "-m", "bench.load", str(plan_path), str(result_path)]
     subprocess.run(command, cwd=ROOT, check=True, timeout=budget)  # noqa: S603
     results = json.loads(result_path.read_text())
+    if results:
+        plan["rate_next"] = results[-1]["rate_next"]  # the next unrated seeded delivery
     for result in results:
         if result["failures"]:
             raise RuntimeError(
@@ -288,13 +375,19 @@ def run_backend(backend: str, options) -> dict:
     from bench import seed
 
     databases = {"sqlite": sqlite_database, "postgresql": postgres_database}
+    load_before = os.getloadavg()[0]
     try:
         with databases[backend]() as url:
             log(f"{backend}: migrating a fresh database")
             migrate(url)
             log(f"{backend}: seeding through the services")
             started = time.perf_counter()
-            world = asyncio.run(seed.build(url, providers=options.providers, bidding=options.concurrency))
+            world = asyncio.run(
+                seed.build(
+                    url, providers=options.providers, bidding=options.concurrency,
+                    contracts=options.contracts, rating_tokens=options.rating_tokens,
+                )
+            )  # fmt: skip
             seeded = time.perf_counter() - started
             version = asyncio.run(server_version(url))
             with (
@@ -304,14 +397,16 @@ def run_backend(backend: str, options) -> dict:
                 log(f"{backend}: server up (pid {pid}); logging in {len(world.providers) + 1} accounts")
                 plan = build_plan(client, world, base, pid, options.concurrency)
                 page = same_page(client, plan)
-                log(f"{backend}: bare page equals the GraphQL page ({page}); timing")
+                same_rating(client, plan)
+                log(
+                    f"{backend}: bare page equals the GraphQL page ({page}), bare rating as GraphQL's; timing"
+                )
                 steps = [
-                    *interleaved(
-                        "submit", rounds=options.rounds, seconds=options.seconds, warmup=options.warmup
-                    ),
-                    *interleaved(
-                        "page", rounds=options.rounds, seconds=options.seconds, warmup=options.warmup
-                    ),
+                    step
+                    for scenario in options.scenarios.split(",")
+                    for step in interleaved(
+                        scenario, rounds=options.rounds, seconds=options.seconds, warmup=options.warmup
+                    )
                 ]
                 results = run_load(plan, steps, f"{backend}-rounds")
                 summary = summarise(results)
@@ -327,6 +422,7 @@ def run_backend(backend: str, options) -> dict:
             verification = asyncio.run(verify_journal(url))
             if not verification.ok:
                 raise RuntimeError(f"{backend}: the journal chain is broken: {verification.reason}")
+            events = asyncio.run(rating_events(url))
             return {
                 "backend": backend,
                 "server": version,
@@ -336,9 +432,14 @@ def run_backend(backend: str, options) -> dict:
                     "opened_tenders": world.opened_tenders,
                     "opened_bids": world.opened_bids,
                     "bidding_tenders": len(world.bidding_tender_ids),
+                    "contracts": len(world.contract_ids),
+                    "rating_tokens": world.rating_tokens,
+                    "ratings_given": plan["rate_next"],
                     "seconds_to_seed": seeded,
                 },
+                "rating_event_columns": events["columns"],
                 "page": page,
+                "load_average": [load_before, os.getloadavg()[0]],
                 "journal_events": verification.checked,
                 "summary": summary,
                 "profiles": profiles,
@@ -375,7 +476,202 @@ def build_plan(client: httpx.Client, world, base: str, pid: int, concurrency: in
             "department_id": world.officer.department_id,
         },
         "submit_slots": slots,
+        "rate_tokens": world.rating_tokens,
+        "rate_next": 0,
     }
+
+
+# ---------------------------------------------------------------- a million ratings (--ratings N)
+
+CONTRACTS_PAGE = """query ContractsPage {
+  contracts(first: 20) {
+    edges { node { id status periods { index startsOn endsOn } ratingsCount } }
+  }
+}"""
+OTHER_SHARE = 100  # each other contract gets 1/100 of the main contract's ratings
+COUNT_SQL = "SELECT rating.contract_id, count(*)"  # RatingsCountByContractLoader's statement
+
+
+async def add_ratings(url: str, counts: dict[int, int]) -> dict:
+    """Ratings (and their deliveries) added with contracts.bulk, contract by contract; what it wrote."""
+    from contracts import bulk
+    from core.db import create_engine
+
+    engine = create_engine(url)
+    written = {"ratings": 0, "deliveries": 0, "rows": 0, "batches": 0, "seconds": 0.0}
+    try:
+        for contract_id, count in counts.items():
+            if not count:
+                continue
+            done = [0]
+
+            def progress(n: int, contract_id=contract_id, count=count, done=done) -> None:
+                done[0] += n
+                if done[0] % 100_000 < n or done[0] == count:
+                    log(f"ratings: contract {contract_id}: {done[0]:,} of {count:,}")
+
+            result = await bulk.generate_ratings(
+                engine, contract_id=contract_id, count=count, progress=progress
+            )
+            for key in ("ratings", "deliveries", "rows", "batches", "seconds"):
+                written[key] += getattr(result, key)
+    finally:
+        await engine.dispose()
+    return written
+
+
+def vacuum(url: str) -> None:
+    """VACUUM (ANALYZE) the bulk-loaded tables, as autovacuum would soon after a load."""
+    from sqlalchemy import create_engine, text
+
+    from core.db import sync_url
+
+    engine = create_engine(sync_url(url), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for table in ("delivery", "rating"):
+                connection.execute(text(f"VACUUM (ANALYZE) {table}"))
+    finally:
+        engine.dispose()
+
+
+def explain_count(url: str, contract_ids: list[int]) -> dict:
+    """EXPLAIN ANALYZE (5 runs; the median) of the statement RatingsCountByContractLoader sends."""
+    from sqlalchemy import create_engine, func, select, text
+    from sqlalchemy.dialects import postgresql
+
+    from contracts.models import Rating
+    from core.db import sync_url
+
+    statement = (
+        select(Rating.contract_id, func.count())
+        .where(Rating.contract_id.in_(contract_ids))
+        .group_by(Rating.contract_id)
+    )
+    sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
+    engine = create_engine(sync_url(url))
+    runs = []
+    try:
+        with engine.connect() as connection:
+            explain = text("EXPLAIN (ANALYZE, BUFFERS, TIMING OFF) " + sql)
+            for _ in range(5):
+                runs.append([row[0] for row in connection.execute(explain)])
+    finally:
+        engine.dispose()
+
+    def executed(lines: list[str]) -> float:
+        return float(next(line for line in lines if line.startswith("Execution Time")).split()[2])
+
+    times = sorted(executed(lines) for lines in runs)
+    median = times[len(times) // 2]
+    plan = next(lines for lines in runs if executed(lines) == median)
+    return {"sql": " ".join(sql.split()), "plan": plan, "ms": median, "runs_ms": times}
+
+
+def measure_page(client: httpx.Client, token: str, expected: dict[str, int], repeats: int) -> dict:
+    """The contracts page, one request at a time: latency, statements per request, each statement's time."""
+    from bench.load import percentile
+
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def request() -> float:
+        sent = time.perf_counter()
+        body = client.post("/graphql", json={"query": CONTRACTS_PAGE}, headers=headers).json()
+        elapsed = time.perf_counter() - sent
+        if "errors" in body:
+            raise RuntimeError(f"the contracts page failed: {body['errors']}")
+        counts = {e["node"]["id"]: e["node"]["ratingsCount"] for e in body["data"]["contracts"]["edges"]}
+        if counts != expected:
+            raise AssertionError(f"ratingsCount {counts} != {expected}")
+        return elapsed
+
+    for _ in range(3):
+        request()
+    latencies, statements = [], []
+    for _ in range(repeats):
+        before = client.get("/bench/counters").json()["statements"]
+        latencies.append(request())
+        statements.append(client.get("/bench/counters").json()["statements"] - before)
+    client.post("/bench/statements/start")
+    for _ in range(max(5, repeats // 3)):
+        request()
+    timings = client.post("/bench/statements/stop").json()["statements"]
+    ordered = sorted(latencies)
+    count_times = [t for sql, times in timings.items() if sql.startswith(COUNT_SQL) for t in times]
+    return {
+        "count_statement_ms": 1000 * statistics.median(count_times) if count_times else None,
+        "requests": repeats,
+        "p50_ms": 1000 * percentile(ordered, 0.5),
+        "p99_ms": 1000 * percentile(ordered, 0.99),
+        "statements_per_request": sorted(set(statements)),
+        "statement_ms": sorted(
+            ([sql, 1000 * statistics.median(times), len(times)] for sql, times in timings.items()),
+            key=lambda item: -item[1],
+        ),
+    }
+
+
+def run_ratings(options) -> dict:
+    """1,000,000 ratings on one contract: the page's statements and latency at each step."""
+    from bench import seed
+
+    target = options.ratings
+    sizes = sorted({int(size) for size in options.ratings_steps.split(",")} | {0, target})
+    try:
+        with postgres_database() as url:
+            log("ratings: migrating a fresh PostgreSQL database")
+            migrate(url)
+            started = time.perf_counter()
+            world = asyncio.run(
+                seed.build(
+                    url, providers=options.providers, bidding=options.concurrency, contracts=options.contracts
+                )
+            )
+            seeded = time.perf_counter() - started
+            main, others = world.contract_ids[0], world.contract_ids[1:]
+            load_before = os.getloadavg()[0]
+            gid = {c: base64.b64encode(f"Contract:{c}".encode()).decode() for c in world.contract_ids}
+            version = asyncio.run(server_version(url))
+            steps, current, loads = [], 0, []
+            with (
+                serve(url, options.app) as (base, _pid),
+                httpx.Client(base_url=base, timeout=300, trust_env=False) as client,
+            ):
+                token = login(client, world.officer.email, world.password)
+                for size in sizes:
+                    if size > current:
+                        counts = {main: size - current} | {c: (size - current) // OTHER_SHARE for c in others}
+                        log(f"ratings: adding {sum(counts.values()):,} ratings ({counts})")
+                        loads.append(asyncio.run(add_ratings(url, counts)) | {"to": size})
+                        current = size
+                    expected = {gid[main]: size} | {gid[c]: size // OTHER_SHARE for c in others}
+                    for state in ("after the load", "after VACUUM (ANALYZE)"):
+                        if state != "after the load":
+                            vacuum(url)
+                        measured = measure_page(client, token, expected, options.ratings_repeats)
+                        measured |= {"ratings": size, "all_ratings": sum(expected.values()), "state": state}
+                        measured["explain"] = explain_count(url, world.contract_ids)
+                        log(
+                            f"ratings: {size:,} ({state}): {measured['statements_per_request']} statements, "
+                            f"p50 {measured['p50_ms']:.1f} ms, COUNT {measured['explain']['ms']} ms"
+                        )
+                        steps.append(measured)
+            verification = asyncio.run(verify_journal(url))
+            if not verification.ok:
+                raise RuntimeError(f"ratings: the journal chain is broken: {verification.reason}")
+            return {
+                "server": version,
+                "contracts": len(world.contract_ids),
+                "seconds_to_seed": seeded,
+                "loads": loads,
+                "steps": steps,
+                "journal_events": verification.checked,
+                "load_average": [load_before, os.getloadavg()[0]],
+                "target": target,
+            }
+    except Unreachable as error:
+        log(f"ratings: skipped, PostgreSQL not reachable ({error})")
+        return {"skipped": f"PostgreSQL not reachable at {POSTGRES_URL}: {error}", "target": target}
 
 
 def machine_facts() -> dict:
@@ -408,6 +704,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile-seconds", type=float, default=4.0)
     parser.add_argument("--profile-all", action="store_true", help="profile even where the goal is met")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    parser.add_argument("--scenarios", default="submit,page,rate", help="of submit, page, rate")
+    parser.add_argument("--contracts", type=int, default=4, help="contracts made through the services")
+    parser.add_argument(
+        "--rating-tokens", type=int, default=30_000, help="deliveries seeded for (c), one per rating"
+    )
+    parser.add_argument(
+        "--ratings", type=int, metavar="N", help="instead: the contracts page at 0, 1,000 and N ratings"
+    )
+    parser.add_argument("--ratings-steps", default="0,1000", help="with --ratings: sizes measured before N")
+    parser.add_argument("--ratings-repeats", type=int, default=30, help="with --ratings: requests per size")
     parser.add_argument(
         "--app",
         default="bench.server:create_bench_app",
@@ -423,8 +729,16 @@ def main(argv: list[str] | None = None) -> None:
     from bench import report
 
     started = time.perf_counter()
-    runs = [run_backend(backend, options) for backend in options.backends.split(",")]
+    previous = options.output.read_text() if options.output.exists() else ""
     OUT.mkdir(exist_ok=True)
-    (OUT / "results.json").write_text(json.dumps(runs, indent=1, ensure_ascii=False))
-    options.output.write_text(report.render(machine_facts(), vars(options), runs))
+    if options.ratings:
+        outcome = run_ratings(options)
+        (OUT / "ratings.json").write_text(json.dumps(outcome, indent=1, ensure_ascii=False))
+        section = report.render_ratings(machine_facts(), outcome)
+        options.output.write_text(report.with_ratings_section(previous, section))
+    else:
+        runs = [run_backend(backend, options) for backend in options.backends.split(",")]
+        (OUT / "results.json").write_text(json.dumps(runs, indent=1, ensure_ascii=False))
+        main_text = report.render(machine_facts(), vars(options), runs)
+        options.output.write_text(report.with_ratings_section(main_text, report.ratings_section_of(previous)))
     log(f"wrote {options.output} in {time.perf_counter() - started:.0f} s")

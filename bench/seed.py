@@ -10,17 +10,29 @@ providers with a PROVIDER account each, one package, and tenders:
   every bare insert-or-update) is a new version of a live bid on both sides.
 
 Tenders are created in an interleaved order, so that the newest 50 mix both kinds.
+
+Before them (older IDs, so the newest 50 stay the same), `contracts` tenders
+run the whole purchase, back-dated: published five months ago, bids, opening,
+the panel's declarations and scores, the recommendation, the challenge period
+and the award, which makes an ACTIVE contract whose term started about 100 days
+ago. Residents rate deliveries of the first one in scenario (c): `rating_tokens`
+deliveries of the last week, each with a link token the load generator knows
+(`bench.load.rating_token`), are bulk-inserted with `contracts.bulk`
+(`generate_deliveries`: one journal event per batch) rather than recorded one
+by one, which would take minutes for the tens of thousands a run may use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 
 from argon2 import PasswordHasher
 from stdnum.cn import uscc
 
+from contracts import bulk
+from contracts import service as contracts
 from core import auth, clock
 from core.auth import Actor, Role
 from core.db import create_engine, create_sessionmaker
@@ -50,6 +62,8 @@ class World:
     tenders: int
     opened_tenders: int
     opened_bids: int
+    contract_ids: list[int] = field(default_factory=list)
+    rating_tokens: int = 0
     password: str = PASSWORD
 
     def to_json(self) -> dict:
@@ -81,7 +95,9 @@ def package_spec() -> service.PackageSpec:
     )
 
 
-def terms(package, region, evaluators, *, index: int, deadline: dt.datetime) -> tendering.TenderTerms:
+def terms(
+    package, region, evaluators, *, index: int, deadline: dt.datetime, starts_after_days: int = 30
+) -> tendering.TenderTerms:
     return tendering.TenderTerms(
         package_id=package.id,
         region_id=region.id,
@@ -89,7 +105,7 @@ def terms(package, region, evaluators, *, index: int, deadline: dt.datetime) -> 
         quantity=1200,
         periods=4,
         period_months=3,
-        start_date=(deadline + dt.timedelta(days=30)).date(),
+        start_date=(deadline + dt.timedelta(days=starts_after_days)).date(),
         max_unit_price=Decimal("110.00"),
         bid_deadline=deadline,
         price_weight=0.3,
@@ -99,23 +115,32 @@ def terms(package, region, evaluators, *, index: int, deadline: dt.datetime) -> 
     )
 
 
-async def build(url: str, *, providers: int = 40, bidding: int = 8) -> World:
+async def build(
+    url: str, *, providers: int = 40, bidding: int = 8, contracts: int = 4, rating_tokens: int = 0
+) -> World:
     """Create the world in the (migrated, empty) database at `url` and commit it."""
+    from bench.load import rating_token
+
     # Cheap password hashes, as in the tests: logins are not what is measured, and
     # verification uses the parameters stored in each hash.
     auth._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     engine = create_engine(url)
     try:
         async with create_sessionmaker(engine)() as session:
-            return await _build(session, providers, bidding)
+            world = await _build(session, providers, bidding, contracts)
+        if rating_tokens:
+            tokens = [rating_token(n) for n in range(rating_tokens)]
+            await bulk.generate_deliveries(engine, contract_id=world.contract_ids[0], tokens=tokens, seed=1)
+            world.rating_tokens = rating_tokens
+        return world
     finally:
         await engine.dispose()
 
 
-async def _build(session, provider_count: int, bidding_count: int) -> World:
+async def _build(session, provider_count: int, bidding_count: int, contract_count: int) -> World:
     now = clock.real_now()
     past = now - dt.timedelta(days=60)
-    clock.pin(session, past)
+    clock.pin(session, now - dt.timedelta(days=160))
     huangpu = await service.create_region(
         session=session, actor=ADMIN, code="310101", name="上海市黄浦区", kind=m.RegionKind.URBAN,
         population=662_000,
@@ -155,6 +180,16 @@ async def _build(session, provider_count: int, bidding_count: int) -> World:
     await session.commit()
 
     owner = service.actor_of(officer)
+    panel = [service.actor_of(e) for e in evaluators]
+    contract_ids = []
+    for index in range(contract_count):
+        contract = await _contract(
+            session, owner, panel, bidders, package, huangpu, evaluators,
+            index=TENDERS + index, published=now - dt.timedelta(days=150 - index),
+        )  # fmt: skip
+        contract_ids.append(contract.id)
+
+    clock.pin(session, past)
     opened, open_for_bids, opened_bids = [], [], 0
     for index in range(TENDERS):
         was_opened = index % OPENED_EVERY == 0
@@ -199,4 +234,42 @@ async def _build(session, provider_count: int, bidding_count: int) -> World:
         tenders=TENDERS,
         opened_tenders=len(opened),
         opened_bids=opened_bids,
+        contract_ids=contract_ids,
     )
+
+
+async def _contract(session, owner, panel, bidders, package, region, evaluators, *, index, published):
+    """A tender through the whole purchase to its contract, each step at its (past) moment."""
+    deadline = published + dt.timedelta(days=20)
+    clock.pin(session, published)
+    tender = await tendering.create_tender(
+        session=session, actor=owner,
+        terms=terms(package, region, evaluators, index=index, deadline=deadline, starts_after_days=30),
+    )  # fmt: skip
+    await tendering.publish_tender(session=session, actor=owner, tender_id=tender.id)
+    clock.pin(session, published + dt.timedelta(days=2))
+    bids = []
+    for k in range(3):
+        bidder = bidders[(3 * index + k) % len(bidders)]
+        submission = await tendering.submit_bid(
+            session=session, actor=bidder, tender_id=tender.id,
+            unit_price=Decimal(95 + 2 * k), proposal=f"技术方案：第{k + 1}家",
+        )  # fmt: skip
+        bids.append(submission.bid.id)
+    await session.commit()
+    clock.pin(session, deadline + dt.timedelta(hours=1))
+    await tendering.open_bids(session=session, actor=owner, tender_id=tender.id)
+    clock.pin(session, deadline + dt.timedelta(days=1))
+    for evaluator in panel:
+        await tendering.declare_conflicts(
+            session=session, actor=evaluator, tender_id=tender.id, provider_ids=[]
+        )
+        for k, bid_id in enumerate(bids):
+            await tendering.score_bid(session=session, actor=evaluator, bid_id=bid_id, score=90 - 5 * k)
+    clock.pin(session, deadline + dt.timedelta(days=2))
+    tender = await tendering.recommend_award(session=session, actor=owner, tender_id=tender.id)
+    await session.commit()
+    clock.pin(session, tender.challenge_deadline + dt.timedelta(hours=1))
+    contract = await contracts.finalize_award(session=session, actor=owner, tender_id=tender.id)
+    await session.commit()
+    return contract

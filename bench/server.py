@@ -12,6 +12,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from starlette.routing import Route
 
 import app as application
 from bench import profiling
+from contracts.service import _keyed_hash as keyed_hash  # how rate_delivery hashes the client address
 from core.db import create_engine, create_sessionmaker, sqlite_writes
 from core.settings import get_settings
 
@@ -105,8 +107,20 @@ INSERT_HEAD = "INSERT INTO journal_head (id, seq, hash) VALUES (1, :seq, :hash)"
 UPDATE_HEAD = "UPDATE journal_head SET seq = :seq, hash = :hash WHERE id = 1"
 INSERT_EVENT = (
     "INSERT INTO journal_event (seq, occurred_at, actor_id, action, entity_type, entity_id, before, after, "
-    "prev_hash, hash) VALUES (:seq, :occurred_at, :actor_id, :action, 'Bid', :entity_id, :before, :after, "
-    ":prev_hash, :hash)"
+    "prev_hash, hash) VALUES (:seq, :occurred_at, :actor_id, :action, :entity_type, :entity_id, :before, "
+    ":after, :prev_hash, :hash)"
+)
+# (c): the delivery behind the link, locked, with the names the resident sees; then the rating.
+SELECT_DELIVERY = (
+    "SELECT d.id, d.contract_id, d.delivered_on, d.units, d.disputed_at, d.token_expires_at, p.legal_name, "
+    "s.name FROM delivery d JOIN contract c ON c.id = d.contract_id JOIN provider p ON p.id = c.provider_id "
+    "JOIN service_package s ON s.id = c.package_id WHERE d.token_hash = :token_hash"
+)
+INSERT_RATING = (
+    "INSERT INTO rating (delivery_id, contract_id, stars, timeliness, attitude, professionalism, comment, "
+    "created_at, updated_at, client_address, flag_reason, flag_cleared_at) VALUES (:delivery_id, "
+    ":contract_id, :stars, :timeliness, :attitude, :professionalism, :comment, :created_at, :created_at, "
+    ":client_address, NULL, NULL)"
 )
 
 TENDER_COUNT = "SELECT count(*) FROM tender t WHERE t.status <> 'DRAFT' OR t.department_id = :department_id"
@@ -155,6 +169,48 @@ def receipt_sha256(*, tender_id, provider_id, version, unit_price: str, proposal
     return hashlib.sha256(content.encode()).hexdigest()
 
 
+class Journal:
+    """The journal append of the bare routes: lock the head, insert the chained event, move the head."""
+
+    def __init__(self, dialect: Dialect):
+        self.dialect = dialect
+        self.select_head = text(SELECT_HEAD + dialect.for_update)
+        self.insert_head, self.update_head, self.insert_event = (
+            text(INSERT_HEAD),
+            text(UPDATE_HEAD),
+            text(INSERT_EVENT),
+        )
+
+    async def append(
+        self, conn, *, now: dt.datetime, actor_id, action, entity_type, entity_id, before, after
+    ):
+        head = (await conn.execute(self.select_head)).first()
+        seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
+        values = {
+            "occurred_at": now.isoformat(),
+            "actor_id": actor_id,
+            "action": action,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "before": canonical(before) if before is not None else None,
+            "after": canonical(after),
+        }
+        content = canonical([seq, values["occurred_at"], actor_id, action, entity_type, entity_id,
+                             values["before"], values["after"]])  # fmt: skip
+        event_hash = hashlib.sha256((prev_hash + content).encode()).hexdigest()
+        await conn.execute(
+            self.insert_event,
+            values
+            | {
+                "seq": seq,
+                "occurred_at": self.dialect.bind_time(now),
+                "prev_hash": prev_hash,
+                "hash": event_hash,
+            },
+        )
+        await conn.execute(self.update_head if head else self.insert_head, {"seq": seq, "hash": event_hash})
+
+
 # ---------------------------------------------------------------- bare routes
 
 
@@ -162,8 +218,9 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
     dialect = Dialect(engine.dialect.name)
     select_bid_locked = text(SELECT_BID + dialect.for_update)
     insert_bid, update_bid, insert_bid_version = text(INSERT_BID), text(UPDATE_BID), text(INSERT_BID_VERSION)
-    select_head_locked = text(SELECT_HEAD + dialect.for_update)
-    insert_head, update_head, insert_event = text(INSERT_HEAD), text(UPDATE_HEAD), text(INSERT_EVENT)
+    journal = Journal(dialect)
+    select_delivery_locked = text(SELECT_DELIVERY + ("" if dialect.sqlite else " FOR UPDATE OF d"))
+    insert_rating = text(INSERT_RATING)
     tender_count, tender_page = text(TENDER_COUNT), text(TENDER_PAGE)
     page_bids = text(PAGE_BIDS).bindparams(bindparam("tender_ids", expanding=True))
 
@@ -194,31 +251,11 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
                 before = bid_snapshot(old, dialect)
                 after = before | changes
             await conn.execute(insert_bid_version, values | {"bid_id": bid_id, "version": version})
-            head = (await conn.execute(select_head_locked)).first()
-            seq, prev_hash = (head.seq + 1, head.hash) if head else (1, GENESIS_HASH)
-            event_values = {
-                "occurred_at": now.isoformat(),
-                "actor_id": int(body["userId"]),
-                "action": "bid.submitted" if old is None else "bid.amended",
-                "entity_id": str(bid_id),
-                "before": canonical(before) if before is not None else None,
-                "after": canonical(after),
-            }
-            content = canonical([seq, event_values["occurred_at"], event_values["actor_id"],
-                                 event_values["action"], "Bid", event_values["entity_id"],
-                                 event_values["before"], event_values["after"]])  # fmt: skip
-            event_hash = hashlib.sha256((prev_hash + content).encode()).hexdigest()
-            await conn.execute(
-                insert_event,
-                event_values
-                | {
-                    "seq": seq,
-                    "occurred_at": dialect.bind_time(now),
-                    "prev_hash": prev_hash,
-                    "hash": event_hash,
-                },
-            )
-            await conn.execute(update_head if head else insert_head, {"seq": seq, "hash": event_hash})
+            action = "bid.submitted" if old is None else "bid.amended"
+            await journal.append(
+                conn, now=now, actor_id=int(body["userId"]), action=action, entity_type="Bid",
+                entity_id=str(bid_id), before=before, after=after,
+            )  # fmt: skip
         submitted = now.astimezone(zone).isoformat()
         return JSONResponse(
             {
@@ -273,9 +310,57 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
         }
         return JSONResponse({"data": {"tenders": page}})
 
+    async def rate_delivery(request: Request) -> JSONResponse:
+        """A resident's first rating through the link: the rating and its journal event in one transaction."""
+        body = await request.json()
+        address = keyed_hash("address", request.client.host) if request.client else None
+        comment = (body.get("comment") or "").strip() or None
+        async with engine.begin() as conn:
+            now = dt.datetime.now(dt.UTC)
+            token = hashlib.sha256(body["token"].encode()).hexdigest()
+            row = (await conn.execute(select_delivery_locked, {"token_hash": token})).first()
+            if row is None:
+                return JSONResponse(
+                    {"errors": [{"message": "no delivery behind this token"}]}, status_code=404
+                )
+            rating = {
+                "delivery_id": row.id, "contract_id": row.contract_id, "stars": int(body["stars"]),
+                "timeliness": body.get("timeliness"), "attitude": body.get("attitude"),
+                "professionalism": body.get("professionalism"), "comment": comment,
+            }  # fmt: skip
+            await conn.execute(
+                insert_rating, rating | {"created_at": dialect.bind_time(now), "client_address": address}
+            )
+            stamp = now.isoformat()
+            after = rating | {"created_at": stamp, "updated_at": stamp, "client_address": address,
+                              "flag_reason": None, "flag_cleared_at": None}  # fmt: skip
+            await journal.append(
+                conn, now=now, actor_id=None, action="rating.given", entity_type="Rating",
+                entity_id=str(row.id), before=None, after=after,
+            )  # fmt: skip
+        delivered_on = (
+            row.delivered_on
+            if isinstance(row.delivered_on, dt.date)
+            else dt.date.fromisoformat(row.delivered_on)
+        )
+        delivery = {
+            "serviceName": row.name,
+            "providerName": row.legal_name,
+            "deliveredOn": delivered_on.isoformat(),
+            "units": row.units,
+            "disputed": row.disputed_at is not None,
+            "linkValidUntil": dialect.read_time(row.token_expires_at).astimezone(zone).isoformat(),
+            "rating": {
+                key: rating[key] for key in ("stars", "timeliness", "attitude", "professionalism", "comment")
+            }
+            | {"flagged": False},
+        }
+        return JSONResponse({"data": {"rateDelivery": {"delivery": delivery, "errors": []}}})
+
     return [
         Route("/bare/submit-bid", submit_bid, methods=["POST"]),
         Route("/bare/tenders", tenders, methods=["POST"]),
+        Route("/bare/rate-delivery", rate_delivery, methods=["POST"]),
     ]
 
 
@@ -283,15 +368,28 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
 
 
 class Probe:
-    """SQL statements sent through the engine, and a profile of the event loop's thread on demand."""
+    """SQL statements sent through the engine, and a profile of the event loop's thread on demand.
+
+    On demand too (`/bench/statements/start`, `/stop`), the time of each statement, by its SQL; the
+    listeners are attached only meanwhile, so the timed rounds do not pay for them.
+    """
 
     def __init__(self, engine: AsyncEngine):
+        self.engine = engine
         self.statements = 0
         self.profile: profiling.Profile | None = None
+        self.timings: dict[str, list[float]] = {}
         event.listen(engine.sync_engine, "before_cursor_execute", self._count)
 
     def _count(self, *_args) -> None:
         self.statements += 1
+
+    def _started(self, _conn, _cursor, _statement, _parameters, context, _many) -> None:
+        context._bench_started = time.perf_counter()
+
+    def _finished(self, _conn, _cursor, statement, _parameters, context, _many) -> None:
+        elapsed = time.perf_counter() - context._bench_started
+        self.timings.setdefault(" ".join(statement.split()), []).append(elapsed)
 
     def routes(self) -> list[Route]:
         async def counters(_request: Request) -> JSONResponse:
@@ -305,10 +403,23 @@ class Probe:
             summary, self.profile = self.profile.stop(), None
             return JSONResponse(summary)
 
+        async def statements_start(_request: Request) -> JSONResponse:
+            self.timings = {}
+            event.listen(self.engine.sync_engine, "before_cursor_execute", self._started)
+            event.listen(self.engine.sync_engine, "after_cursor_execute", self._finished)
+            return JSONResponse({})
+
+        async def statements_stop(_request: Request) -> JSONResponse:
+            event.remove(self.engine.sync_engine, "before_cursor_execute", self._started)
+            event.remove(self.engine.sync_engine, "after_cursor_execute", self._finished)
+            return JSONResponse({"statements": self.timings})
+
         return [
             Route("/bench/counters", counters),
             Route("/bench/profile/start", profile_start, methods=["POST"]),
             Route("/bench/profile/stop", profile_stop, methods=["POST"]),
+            Route("/bench/statements/start", statements_start, methods=["POST"]),
+            Route("/bench/statements/stop", statements_stop, methods=["POST"]),
         ]
 
 

@@ -387,6 +387,11 @@ def serve(
     port: int = typer.Option(8000),
     workers: int = typer.Option(1, help="Worker processes; use PostgreSQL for more than one."),
     reload: bool = typer.Option(False, help="Restart on code changes (development)."),
+    forwarded_allow_ips: str = typer.Option(
+        "127.0.0.1",
+        help="Proxies trusted for X-Forwarded-For (comma-separated, or *): behind a load balancer, its "
+        "address, so that residents' own addresses reach the rating rules.",
+    ),
 ) -> None:
     """Serve the API at http://HOST:PORT/graphql."""
     import uvicorn
@@ -394,7 +399,16 @@ def serve(
     settings = get_settings()
     if workers > 1 and settings.database_url.startswith("sqlite"):
         typer.echo("note: several workers on SQLite queue on its single writer lock", err=True)
-    uvicorn.run("app:create_app", factory=True, host=host, port=port, workers=workers, reload=reload)
+    uvicorn.run(
+        "app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        reload=reload,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 def main() -> None:  # pragma: no cover - `python app.py ...`

@@ -24,7 +24,7 @@ from starlette.routing import Route
 
 import app as application
 from bench import profiling
-from contracts.service import _keyed_hash as keyed_hash  # how rate_delivery hashes the client address
+from contracts.service import address_hash
 from core.db import create_engine, create_sessionmaker, sqlite_writes
 from core.settings import get_settings
 
@@ -313,7 +313,7 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
     async def rate_delivery(request: Request) -> JSONResponse:
         """A resident's first rating through the link: the rating and its journal event in one transaction."""
         body = await request.json()
-        address = keyed_hash("address", request.client.host) if request.client else None
+        address = address_hash(request.client.host) if request.client else None
         comment = (body.get("comment") or "").strip() or None
         async with engine.begin() as conn:
             now = dt.datetime.now(dt.UTC)

@@ -52,8 +52,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from contracts.models import Contract, ContractStatus, Delivery, Rating
-from contracts.service import TOKEN_LIFETIME, contract_term, phone_hash, token_hash
-from contracts.service import _keyed_hash as keyed_hash  # how rate_delivery hashes a client address
+from contracts.service import TOKEN_LIFETIME, address_hash, contract_term, phone_hash, token_hash
 from core import clock, journal
 from core.db import create_sessionmaker
 from core.errors import DomainError, InvalidState, NotFound
@@ -301,9 +300,7 @@ class _ContractPlan:
         numbers = {f"13{rng.randrange(10**9):09d}" for _ in range(residents)}
         self.phones = [phone_hash(n) for n in sorted(numbers)]
         households = [
-            keyed_hash(
-                "address", f"100.{rng.randrange(64, 128)}.{rng.randrange(256)}.{rng.randrange(1, 255)}"
-            )
+            address_hash(f"100.{rng.randrange(64, 128)}.{rng.randrange(256)}.{rng.randrange(1, 255)}")
             for _ in range(max(1, len(self.phones) // 2))
         ]
         self.addresses = [

@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from decimal import Decimal
 
-from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from core.db import Money, UTCDateTime, enum_type
@@ -110,6 +110,8 @@ class Delivery(SQLModel, table=True):
 class Rating(SQLModel, table=True):
     """A resident's rating of a delivery; one per delivery by construction (SPEC §5.4)."""
 
+    __table_args__ = (Index("ix_rating_client_address_created_at", "client_address", "created_at"),)
+
     delivery_id: int = Field(foreign_key="delivery.id", primary_key=True)
     contract_id: int = Field(foreign_key="contract.id", index=True)
     stars: int
@@ -119,7 +121,8 @@ class Rating(SQLModel, table=True):
     comment: str | None = Field(default=None, sa_column=Column(Text))
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     updated_at: dt.datetime = Field(sa_type=UTCDateTime)
-    client_address: str | None = Field(default=None, max_length=64, index=True)
+    client_address: str | None = Field(default=None, max_length=64)
+    """Keyed hash of the client's address; indexed with created_at for the per-hour count."""
     flag_reason: str | None = Field(default=None, max_length=200)
     """Why the rating is excluded from scoring until an officer clears it; null when it counts."""
     flag_cleared_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)

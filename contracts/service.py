@@ -298,14 +298,19 @@ def normalise_phone(phone: str) -> str | None:
     return digits if _MOBILE.match(digits) else None
 
 
-def _keyed_hash(purpose: str, value: str) -> str:
+def keyed_hash(purpose: str, value: str) -> str:
     """HMAC-SHA256 under a key derived from SECRET_KEY: equal inputs match, the input cannot be read back."""
     key = hashlib.sha256(f"{purpose}:{get_settings().secret_key}".encode()).digest()
     return hmac.new(key, value.encode(), hashlib.sha256).hexdigest()
 
 
 def phone_hash(phone: str) -> str:
-    return _keyed_hash("phone", phone)
+    return keyed_hash("phone", phone)
+
+
+def address_hash(client_address: str) -> str:
+    """The keyed hash a rating keeps of the client's address (the many-ratings-per-hour rule)."""
+    return keyed_hash("address", client_address)
 
 
 def token_hash(token: str) -> str:
@@ -537,7 +542,7 @@ async def rate_delivery(
         await journal.record(session, actor=None, action="rating.changed", entity=existing, before=before)
         return await _view(session, delivery)
     contract = await session.get(Contract, delivery.contract_id)
-    address = _keyed_hash("address", client_address) if client_address else None
+    address = address_hash(client_address) if client_address else None
     entry = Rating(
         delivery_id=delivery.id,
         contract_id=delivery.contract_id,

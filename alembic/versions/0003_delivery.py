@@ -172,7 +172,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('delivery_id', name=op.f('pk_rating'))
     )
     with op.batch_alter_table('rating', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_rating_client_address'), ['client_address'], unique=False)
+        batch_op.create_index('ix_rating_client_address_created_at', ['client_address', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_rating_contract_id'), ['contract_id'], unique=False)
 
     with op.batch_alter_table('contract', schema=None) as batch_op:
@@ -192,7 +192,7 @@ def downgrade() -> None:
 
     with op.batch_alter_table('rating', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_rating_contract_id'))
-        batch_op.drop_index(batch_op.f('ix_rating_client_address'))
+        batch_op.drop_index('ix_rating_client_address_created_at')
 
     op.drop_table('rating')
     with op.batch_alter_table('notification', schema=None) as batch_op:

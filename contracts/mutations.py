@@ -214,14 +214,14 @@ class Mutation:
         return await mutate(info, DeliveryPayload, action, lambda r: {"delivery": Delivery.from_row(r)})
 
     @strawberry.mutation(
-        description="PROVIDER (its own), OFFICER or ADMIN: register staff phone numbers (kept hashed); a "
-        "rating from one of them is flagged."
+        description="PROVIDER (its own) or ADMIN: register staff phone numbers (kept hashed); a rating "
+        "from one of them is flagged."
     )
     async def register_staff_phones(
         self, info: Info, provider_id: strawberry.ID, phones: list[str]
     ) -> StaffPhonesPayload:
         async def action(session, actor):
-            require(actor, Role.PROVIDER, Role.OFFICER, Role.ADMIN)
+            require(actor, Role.PROVIDER, Role.ADMIN)
             return await service.register_staff_phones(
                 session=session,
                 actor=actor,

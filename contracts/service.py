@@ -405,7 +405,8 @@ async def register_staff_phones(
     *, session: AsyncSession, actor: Actor | None, provider_id: int, phones: Sequence[str]
 ) -> int:
     """The provider's staff numbers, kept hashed: a rating from one of them is flagged as self-rating."""
-    actor = require(actor, Role.PROVIDER, Role.OFFICER, Role.ADMIN)
+    # Not officers: a number registered as staff silences that resident's ratings.
+    actor = require(actor, Role.PROVIDER, Role.ADMIN)
     if actor.role == Role.PROVIDER and actor.provider_id != provider_id:
         raise PermissionDenied("only the provider's own staff may register its phones")
     if await session.get(Provider, provider_id) is None:
@@ -624,6 +625,13 @@ def backend_from_settings() -> NotificationBackend:
 
 
 _TOKEN_IN_LINK = re.compile(r"(/r/)[A-Za-z0-9_\-]+")
+MAX_SEND_ATTEMPTS = 5
+
+
+def _forget_personal_data(message: Notification) -> None:
+    """Once a message is sent (or given up), only a mask of the number and of the link remains."""
+    message.recipient = mask_phone(message.recipient)
+    message.body = _TOKEN_IN_LINK.sub(r"\1••••••", message.body)
 
 
 async def send_notifications(
@@ -644,13 +652,16 @@ async def send_notifications(
         message.attempts += 1
         try:
             backend.send(channel=message.channel, recipient=message.recipient, body=message.body)
-        except Exception as error:
+        except Exception as error:  # any gateway failure leaves the message for a retry
             message.last_error = str(error)[:500]
             failed += 1
+            if message.attempts >= MAX_SEND_ATTEMPTS:
+                # Given up: the clear number and the link are not kept for ever either.
+                message.status = NotificationStatus.FAILED
+                _forget_personal_data(message)
             continue
         message.status, message.sent_at = NotificationStatus.SENT, await clock.now(session)
-        message.recipient = mask_phone(message.recipient)
-        message.body = _TOKEN_IN_LINK.sub(r"\1••••••", message.body)
+        _forget_personal_data(message)
         message.last_error = None
         sent += 1
     return sent, failed

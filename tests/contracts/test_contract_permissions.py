@@ -208,7 +208,7 @@ CASES = [
     Case("terminateContract", f"mutation($id: ID!, $reason: String!) {{ terminateContract(id: $id, reason: $reason) {{ {C} }} }}", OFFICER, _suspend),
     Case("completeContract", f"mutation($id: ID!) {{ completeContract(id: $id) {{ {C} }} }}", OFFICER, _after_term),
     Case("recordDelivery", f"mutation($i: RecordDeliveryInput!) {{ recordDelivery(input: $i) {{ delivery {{ id }} {E} }} }}", PROVIDER, _delivery_input),
-    Case("registerStaffPhones", f"mutation($providerId: ID!, $phones: [String!]!) {{ registerStaffPhones(providerId: $providerId, phones: $phones) {{ added {E} }} }}", {Role.PROVIDER, Role.OFFICER, Role.ADMIN}, _staff),
+    Case("registerStaffPhones", f"mutation($providerId: ID!, $phones: [String!]!) {{ registerStaffPhones(providerId: $providerId, phones: $phones) {{ added {E} }} }}", {Role.PROVIDER, Role.ADMIN}, _staff),
     Case("fileComplaintForResident", f"mutation($i: FileComplaintForResidentInput!) {{ fileComplaintForResident(input: $i) {{ {CM} }} }}", OFFICER, _hotline),
     Case("respondComplaint", f"mutation($id: ID!, $text: String!) {{ respondComplaint(id: $id, text: $text) {{ {CM} }} }}", {Role.PROVIDER, Role.OFFICER}, _respond),
     Case("resolveComplaint", f"mutation($id: ID!, $substantiated: Boolean!, $note: String!) {{ resolveComplaint(id: $id, substantiated: $substantiated, note: $note) {{ {CM} }} }}", OFFICER, _resolve),

@@ -30,3 +30,24 @@ async def test_a_bad_link_is_reported_before_bad_stars(session):
     with pytest.raises(DomainError) as refused:
         await service.rate_delivery(session=session, token="no-such-token", rating=service.Stars(9))
     assert refused.value.problems[0].code == ErrorCode.TOKEN_INVALID
+
+
+async def test_a_message_given_up_after_five_failures_keeps_no_number_or_link(session):
+    from sqlalchemy import select
+
+    from contracts import models as cm
+
+    class Down:
+        def send(self, **_message):
+            raise ConnectionError("SMS gateway unreachable")
+
+    world = await cw.build(session, start_in_days=10)
+    _delivery, token = await world.deliver()
+    for attempt in range(1, service.MAX_SEND_ATTEMPTS + 1):
+        assert await service.send_notifications(session=session, backend=Down()) == (0, 1)
+        message = (await session.scalars(select(cm.Notification))).one()
+        if attempt < service.MAX_SEND_ATTEMPTS:
+            assert message.status == cm.NotificationStatus.PENDING and message.recipient == cw.PHONE
+    assert message.status == cm.NotificationStatus.FAILED
+    assert cw.PHONE not in message.recipient + message.body and token not in message.body
+    assert await service.send_notifications(session=session, backend=Down()) == (0, 0)

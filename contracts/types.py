@@ -153,7 +153,9 @@ class Contract(relay.Node):
 
 async def contract_of_tender(info: Info, tender_id: int) -> Contract | None:
     row = await context_of(info).loader(loaders.ContractByTenderLoader).load(tender_id)
-    return Contract.from_row(row) if row else None
+    if row is None or not service.can_see_contract(context_of(info).actor, row):
+        return None
+    return Contract.from_row(row)
 
 
 @strawberry.type(description="One payment period of a contract.")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from contracts import models as m
 from contracts import service
 from core import clock
-from core.api import ContextLoader, by_key, group_by_key, rows_by_id
+from core.api import ContextLoader, Page, by_key, group_by_key, rows_by_id
 
 
 class _RowByIdLoader(ContextLoader):
@@ -127,3 +128,65 @@ class NowLoader(ContextLoader):
     async def load_batch(self, session, keys):
         now = await clock.now(session)
         return [now for _ in keys]
+
+
+class DeliveryPagesByContractLoader(ContextLoader):
+    """A page of deliveries of each contract, keyed (contract id, size, start): two statements for all.
+
+    Numbered per contract with a window function, newest first, so a page of contracts costs the
+    same as one contract.
+    """
+
+    async def load_batch(self, session, keys):
+        pages = {}
+        for (size, start), contract_ids in _group_pages(keys).items():
+            numbered = (
+                select(
+                    m.Delivery,
+                    func.row_number()
+                    .over(
+                        partition_by=m.Delivery.contract_id,
+                        order_by=(m.Delivery.delivered_on.desc(), m.Delivery.id.desc()),
+                    )
+                    .label("position"),
+                )
+                .where(m.Delivery.contract_id.in_(contract_ids))
+                .subquery()
+            )
+            window = aliased(m.Delivery, numbered)
+            rows = (
+                await session.execute(
+                    select(window, numbered.c.position)
+                    .where(numbered.c.position > start, numbered.c.position <= start + size + 1)
+                    .order_by(numbered.c.contract_id, numbered.c.position)
+                )
+            ).all()
+            totals = dict(
+                (
+                    await session.execute(
+                        select(m.Delivery.contract_id, func.count())
+                        .where(m.Delivery.contract_id.in_(contract_ids))
+                        .group_by(m.Delivery.contract_id)
+                    )
+                ).all()
+            )
+            found = {contract_id: [] for contract_id in contract_ids}
+            for delivery, _position in rows:
+                found[delivery.contract_id].append(delivery)
+            for contract_id in contract_ids:
+                got = found[contract_id]
+                pages[(contract_id, size, start)] = Page(
+                    rows=got[:size],
+                    offsets=list(range(start, start + min(size, len(got)))),
+                    has_next=len(got) > size,
+                    has_previous=start > 0,
+                    total=totals.get(contract_id, 0),
+                )
+        return [pages[key] for key in keys]
+
+
+def _group_pages(keys):
+    groups: dict[tuple[int, int], list[int]] = {}
+    for contract_id, size, start in keys:
+        groups.setdefault((size, start), []).append(contract_id)
+    return groups

@@ -12,7 +12,16 @@ from strawberry.types import Info
 
 from contracts import loaders, service
 from contracts import models as m
-from core.api import Connection, Page, connection, context_of, encode_id, paginate, query_errors
+from core.api import (
+    Connection,
+    Page,
+    connection,
+    context_of,
+    encode_id,
+    page_size,
+    page_start,
+    query_errors,
+)
 from market import loaders as market_loaders
 from market.types import AuditFirm, Kpi, PaymentTier, Provider, Tender, resolve_rows
 
@@ -105,10 +114,9 @@ class Contract(relay.Node):
         if not service.can_see_contract_details(ctx.actor, self.row):
             return connection(Page.empty(), Delivery.from_row)
         with query_errors():
-            async with ctx.db() as session:
-                page = await paginate(
-                    session, service.deliveries_statement(self.id), first=first, after=after
-                )
+            page = await ctx.loader(loaders.DeliveryPagesByContractLoader).load(
+                (self.id, page_size(first), page_start(after))
+            )
         return connection(page, Delivery.from_row)
 
     @strawberry.field(description="Complaints about it; empty for callers who may not see them.")

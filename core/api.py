@@ -237,10 +237,15 @@ class Page(Generic[T]):
         return cls(rows=[], offsets=[], has_next=False, has_previous=False, total=0)
 
 
+def page_start(after: str | None) -> int:
+    """The position of the first item after a cursor."""
+    return _position(after) + 1 if after else 0
+
+
 async def paginate(session: AsyncSession, statement: Select, *, first: int | None, after: str | None) -> Page:
     """One page of an ordered SELECT; cursors are positions in that order."""
     size = page_size(first)
-    start = _position(after) + 1 if after else 0
+    start = page_start(after)
     total = await session.scalar(select(func.count()).select_from(statement.order_by(None).subquery()))
     rows = (await session.scalars(statement.offset(start).limit(size + 1))).all() if size else []
     return Page(

@@ -328,12 +328,17 @@ async def test_a_page_of_contracts_runs_as_many_statements_for_2_as_for_8(who, m
     assert large == (8 if who == "officer" else 5)
 
 
-async def test_deliveries_of_a_page_of_contracts_are_right(many, api):
-    # Not counted: `deliveries` pages each contract with its own queries (count, page, then its
-    # ratings), 5 + 3 × N statements for N contracts; the page without it stays at 8 (above).
+async def test_deliveries_of_a_page_of_contracts_are_right_and_batched(many, api, statements):
     token = await login(api, many[0], "officer")
 
-    data = await api(PAGE_WITH_DELIVERIES, {"n": CONTRACT_COUNT}, token=token)
+    with statements:
+        await api(PAGE_WITH_DELIVERIES, {"n": 1}, token=token)
+    one = statements.count
+    with statements:
+        data = await api(PAGE_WITH_DELIVERIES, {"n": CONTRACT_COUNT}, token=token)
+    # clock offset + actor, count + page, ratings counts, then the deliveries of every contract on
+    # the page in one windowed query plus one count, and their ratings in one more: 8 for 1 or 8.
+    assert statements.count == one == 8
 
     for i, edge in enumerate(data["contracts"]["edges"]):
         # Newest first: delivery i (not rated), then i-1, i-2... (rated 1 + j % 5 stars); 5 at most

@@ -1054,11 +1054,3 @@ def audit_score(checks: Sequence[AuditCheck]) -> float:
     counted = [c for c in checks if not c.overturned]
     total = sum(c.weight for c in counted)
     return 100.0 if total == 0 else 100.0 * sum(c.weight for c in counted if c.passed) / total
-
-
-def deliveries_statement(contract_id: int) -> Select:
-    return (
-        select(Delivery)
-        .where(Delivery.contract_id == contract_id)
-        .order_by(Delivery.delivered_on.desc(), Delivery.id.desc())
-    )

@@ -8,34 +8,26 @@ from sqlalchemy.orm import aliased
 from contracts import models as m
 from contracts import service
 from core import clock
-from core.api import ContextLoader, Page, by_key, group_by_key, rows_by_id
+from core.api import ContextLoader, Page, RowByIdLoader, by_key, group_by_key
 
 
-class _RowByIdLoader(ContextLoader):
-    model: type
-
-    async def load_batch(self, session, keys):
-        rows = await rows_by_id(session, self.model, keys)
-        return [rows.get(key) for key in keys]
-
-
-class ContractByIdLoader(_RowByIdLoader):
+class ContractByIdLoader(RowByIdLoader):
     model = m.Contract
 
 
-class DeliveryByIdLoader(_RowByIdLoader):
+class DeliveryByIdLoader(RowByIdLoader):
     model = m.Delivery
 
 
-class ComplaintByIdLoader(_RowByIdLoader):
+class ComplaintByIdLoader(RowByIdLoader):
     model = m.Complaint
 
 
-class AuditByIdLoader(_RowByIdLoader):
+class AuditByIdLoader(RowByIdLoader):
     model = m.Audit
 
 
-class AppealByIdLoader(_RowByIdLoader):
+class AppealByIdLoader(RowByIdLoader):
     model = m.Appeal
 
 

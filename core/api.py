@@ -303,6 +303,16 @@ async def rows_by_id(session: AsyncSession, model: type, keys: Sequence[Any]) ->
     return found
 
 
+class RowByIdLoader(ContextLoader):
+    """Rows of `model` by primary key; subclasses name the model (`RegionByIdLoader`, ...)."""
+
+    model: type
+
+    async def load_batch(self, session: AsyncSession, keys: list[Any]) -> list[Any]:
+        rows = await rows_by_id(session, self.model, keys)
+        return [rows.get(key) for key in keys]
+
+
 def by_key(rows: Sequence[Any], keys: Sequence[Any], key: Callable[[Any], Any]) -> list[Any]:
     index = {key(row): row for row in rows}
     return [index.get(k) for k in keys]

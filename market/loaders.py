@@ -4,40 +4,32 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.api import ContextLoader, by_key, group_by_key, rows_by_id
+from core.api import ContextLoader, RowByIdLoader, by_key, group_by_key, rows_by_id
 from market import models as m
 from market import service, tendering
 
 
-class _RowByIdLoader(ContextLoader):
-    model: type
-
-    async def load_batch(self, session, keys):
-        rows = await rows_by_id(session, self.model, keys)
-        return [rows.get(key) for key in keys]
-
-
-class RegionByIdLoader(_RowByIdLoader):
+class RegionByIdLoader(RowByIdLoader):
     model = m.Region
 
 
-class DepartmentByIdLoader(_RowByIdLoader):
+class DepartmentByIdLoader(RowByIdLoader):
     model = m.Department
 
 
-class AuditFirmByIdLoader(_RowByIdLoader):
+class AuditFirmByIdLoader(RowByIdLoader):
     model = m.AuditFirm
 
 
-class ProviderByIdLoader(_RowByIdLoader):
+class ProviderByIdLoader(RowByIdLoader):
     model = m.Provider
 
 
-class UserByIdLoader(_RowByIdLoader):
+class UserByIdLoader(RowByIdLoader):
     model = m.User
 
 
-class ServicePackageByIdLoader(_RowByIdLoader):
+class ServicePackageByIdLoader(RowByIdLoader):
     model = m.ServicePackage
 
 
@@ -84,11 +76,11 @@ class CategoryByCodeLoader(ContextLoader):
 # ---------------------------------------------------------------- tenders
 
 
-class TenderByIdLoader(_RowByIdLoader):
+class TenderByIdLoader(RowByIdLoader):
     model = m.Tender
 
 
-class BidByIdLoader(_RowByIdLoader):
+class BidByIdLoader(RowByIdLoader):
     model = m.Bid
 
 

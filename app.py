@@ -4,30 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 import sys
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
 import strawberry
 import typer
-from graphql import GraphQLError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
-from strawberry.asgi import GraphQL
 from strawberry.extensions import (
     AddValidationRules,
     DisableIntrospection,
-    MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -40,30 +35,29 @@ import market.mutations
 import market.queries
 import scoring.mutations
 import scoring.queries
-from core import clock
-from core.api import Context, datetime_scalar
-from core.auth import TokenRefused, read_token
-from core.db import create_engine, create_sessionmaker, sqlite_writes
+from core import clock, scalars
+from core.db import create_engine, create_sessionmaker
+from core.error_policy import CachedParsing, ErrorPolicy, log_unexpected
 from core.errors import DomainError
+from core.http import BodySizeLimit, MarketGraphQL
+from core.limits import MAX_TOKENS, QueryShapeRule, TextLiteralsRule, limit_inputs
+from core.scalars import datetime_scalar
 from core.settings import Settings, get_settings
 from market import service as market_service
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("market")
 
-MAX_DEPTH = 10
-MAX_TOKENS = 2000
-MAX_ALIASES = 15
 CACHE_SIZE = 256
 
 
 # ---------------------------------------------------------------- schema
 
 
-def _should_mask(error: GraphQLError) -> bool:
-    """Mask unexpected failures; let through validation errors and user errors raised by queries."""
-    original = error.original_error
-    return original is not None and not isinstance(original, (GraphQLError, DomainError))
+class MarketSchema(strawberry.Schema):
+    def process_errors(self, errors, execution_context=None) -> None:
+        # Failures of ours are logged with their traceback; user mistakes are only answered.
+        log_unexpected(errors, execution_context.operation_name if execution_context else None)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -73,28 +67,26 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
 @lru_cache(maxsize=8)
 def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
-    # The depth and alias limiters make a new rule class per instance, and the validation
-    # cache is keyed by the rule classes: build them once, or every request misses the cache.
-    limit_rules = [
-        *QueryDepthLimiter(max_depth=MAX_DEPTH).validation_rules,
-        *MaxAliasesLimiter(max_alias_count=MAX_ALIASES).validation_rules,
-    ]
+    query = merge_types("Query", (market.queries.Query, contracts.queries.Query, scoring.queries.Query))
+    mutation = merge_types(
+        "Mutation",
+        (market.mutations.Mutation, market.mutations.TenderMutation, contracts.mutations.Mutation),
+    )
+    limit_inputs(query, mutation)
     extensions = [
-        lambda: AddValidationRules(limit_rules),
+        # One rule class for every request: the validation cache is keyed by the rule classes.
+        lambda: AddValidationRules([QueryShapeRule, TextLiteralsRule]),
         lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: CachedParsing(maxsize=CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
-        lambda: MaskErrors(should_mask_error=_should_mask),
+        # After the validation cache, so that it sees the validation's result.
+        lambda: ErrorPolicy(suggestions=introspection),
     ]
     if not introspection:
         extensions.append(DisableIntrospection)
-    query = merge_types("Query", (market.queries.Query, contracts.queries.Query, scoring.queries.Query))
-    return strawberry.Schema(
+    return MarketSchema(
         query=query,
-        mutation=merge_types(
-            "Mutation",
-            (market.mutations.Mutation, market.mutations.TenderMutation, contracts.mutations.Mutation),
-        ),
+        mutation=mutation,
         types=[
             *market.mutations.CONTRACT_TYPES,
             *contracts.mutations.CONTRACT_TYPES,
@@ -102,7 +94,11 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
         ],
         extensions=extensions,
         config=StrawberryConfig(relay_max_results=100, disable_field_suggestions=not introspection),
-        scalar_overrides={dt.datetime: datetime_scalar(timezone)},
+        scalar_overrides={
+            dt.datetime: datetime_scalar(timezone),
+            dt.date: scalars.Date,
+            Decimal: scalars.Money,
+        },
     )
 
 
@@ -121,57 +117,6 @@ def export_schema() -> str:
 # ---------------------------------------------------------------- HTTP
 
 
-class MarketGraphQL(GraphQL):
-    """strawberry's ASGI view with our request context: one session, the caller, per-request loaders."""
-
-    def __init__(self, schema, *, sessionmaker, settings: Settings):
-        super().__init__(
-            schema,
-            graphql_ide="graphiql" if settings.introspection_enabled else None,
-            subscription_protocols=(),
-        )
-        self.sessionmaker = sessionmaker
-        self.settings = settings
-
-    def encode_json(self, data) -> str:
-        # Chinese names stay readable in responses and in GraphiQL.
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-    async def get_context(self, request, response) -> Context:
-        ctx = Context(
-            sessionmaker=self.sessionmaker, settings=self.settings, request=request, response=response
-        )
-        request.scope["market.context"] = ctx
-        header = request.headers.get("authorization")
-        if header:
-            scheme, _, token = header.partition(" ")
-            if scheme.lower() != "bearer" or not token:
-                raise TokenRefused("use `Authorization: Bearer <token>`")
-            async with ctx.db() as session:
-                user_id = read_token(token, secret_key=self.settings.secret_key, now=await clock.now(session))
-                ctx.actor = await market_service.load_actor(session=session, user_id=user_id)
-                await session.rollback()
-            if ctx.actor is None:
-                raise TokenRefused("the account of this token no longer exists or is deactivated")
-        return ctx
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await super().__call__(scope, receive, send)
-        try:
-            # Queries only read; `mutate` declares its writes (see core.db.sqlite_writes).
-            with sqlite_writes(False):
-                await super().__call__(scope, receive, send)
-        except TokenRefused as refused:
-            body = {"errors": [{"message": str(refused), "extensions": {"code": "UNAUTHENTICATED"}}]}
-            response = JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
-            await response(scope, receive, send)
-        finally:
-            ctx = scope.get("market.context")
-            if ctx is not None:
-                await ctx.close()
-
-
 def create_app(
     settings: Settings | None = None,
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
@@ -181,7 +126,12 @@ def create_app(
     if sessionmaker is None:
         engine = create_engine(settings.database_url, pool_pre_ping=True)
         sessionmaker = create_sessionmaker(engine)
-    graphql_app = MarketGraphQL(build_schema(settings), sessionmaker=sessionmaker, settings=settings)
+    graphql_app = MarketGraphQL(
+        build_schema(settings),
+        sessionmaker=sessionmaker,
+        settings=settings,
+        load_actor=market_service.load_actor,
+    )
 
     async def health(_request: Request) -> JSONResponse:
         async with sessionmaker() as session:
@@ -204,6 +154,7 @@ def create_app(
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             *contracts.pages.routes(sessionmaker),
         ],
+        middleware=[Middleware(BodySizeLimit)],
         lifespan=lifespan,
     )
 

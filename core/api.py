@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
-from zoneinfo import ZoneInfo
 
-import dateutil.parser
 import strawberry
 from graphql import GraphQLError
 from sqlalchemy import Select, func, select
@@ -24,14 +22,20 @@ from sqlalchemy.orm.util import identity_key
 from strawberry import relay
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
+from strawberry.types.base import StrawberryObjectDefinition
 
 from core.auth import Actor
 from core.db import sqlite_writes
 from core.errors import DomainError, ErrorCode, Invalid, NotFound, Problem
 from core.settings import Settings
 
+log = logging.getLogger("market.api")
+
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
+MAX_PK = 2**31 - 1
+"""Primary keys are 32-bit integers in PostgreSQL; a larger number in an ID names nothing."""
+MAX_POSITION = 2**31 - 1
 
 ErrorCodeType = strawberry.enum(
     ErrorCode, name="ErrorCode", description="Stable codes of user errors; clients branch on these."
@@ -96,9 +100,18 @@ class Context:
         return self._loaders[loader_class]
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """End the request's session, whatever state an error left it in."""
+        session, self._session = self._session, None
+        if session is None:
+            return
+        try:
+            await session.close()
+        except Exception:
+            # A connection broken mid-statement cannot roll back: drop it from the pool instead.
+            log.warning("a request's database session did not close cleanly; its connection is discarded",
+                        exc_info=True)  # fmt: skip
+            with suppress(Exception):
+                await session.invalidate()
 
 
 def context_of(info: Info) -> Context:
@@ -158,12 +171,21 @@ def decode_id(value: str, type_name: str | Sequence[str], *, field: Sequence[str
     names = (type_name,) if isinstance(type_name, str) else tuple(type_name)
     try:
         found_type, raw = relay.from_base64(str(value))
-        pk = int(raw)
     except (ValueError, TypeError, binascii.Error, relay.GlobalIDValueError) as error:
         raise Invalid("not a valid ID", field=field) from error
-    if found_type not in names:
+    pk = parse_pk(raw)
+    if found_type not in names or pk is None:
         raise NotFound(f"no {names[0]} with this ID", field=field)
     return pk
+
+
+def parse_pk(raw: object) -> int | None:
+    """The primary key written in an ID, or None when it cannot be one (not digits, out of range)."""
+    text = str(raw)
+    if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        return None
+    pk = int(text)
+    return pk if 0 < pk <= MAX_PK else None
 
 
 async def resolve_node(info: Info, global_id: str) -> relay.Node | None:
@@ -174,7 +196,14 @@ async def resolve_node(info: Info, global_id: str) -> relay.Node | None:
         return None
     definition = info.schema.get_type_by_name(type_name)
     origin = getattr(definition, "origin", None)
-    if not (isinstance(origin, type) and issubclass(origin, relay.Node)):
+    # Only object types that are nodes: not the Node interface itself, nor other types.
+    if not (
+        isinstance(definition, StrawberryObjectDefinition)
+        and not definition.is_interface
+        and isinstance(origin, type)
+        and issubclass(origin, relay.Node)
+        and parse_pk(pk) is not None
+    ):
         return None
     nodes = await origin.resolve_nodes(info=info, node_ids=[pk], required=False)
     return next(iter(nodes), None)
@@ -209,11 +238,13 @@ def _cursor(position: int) -> str:
 def _position(cursor: str) -> int:
     try:
         prefix, raw = base64.b64decode(cursor.encode(), validate=True).decode().split(":", 1)
-        if prefix != "cursor":
-            raise ValueError(prefix)
-        return int(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
         raise Invalid("not a valid cursor", field=["after"]) from error
+    if prefix != "cursor" or not (
+        raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_POSITION
+    ):
+        raise Invalid("not a valid cursor", field=["after"])
+    return int(raw)
 
 
 def page_size(first: int | None) -> int:
@@ -323,27 +354,3 @@ def group_by_key(rows: Sequence[Any], keys: Sequence[Any], key: Callable[[Any], 
     for row in rows:
         groups.setdefault(key(row), []).append(row)
     return [groups[k] for k in keys]
-
-
-# ---------------------------------------------------------------- scalars
-
-
-def datetime_scalar(timezone: str):
-    """DateTime shown in the deployment's time zone, with its offset; inputs need an offset."""
-    zone = ZoneInfo(timezone)
-
-    def serialize(value: dt.datetime) -> str:
-        return value.astimezone(zone).isoformat()
-
-    def parse(value: str) -> dt.datetime:
-        parsed = dateutil.parser.isoparse(value)
-        if parsed.tzinfo is None:
-            raise ValueError("DateTime needs a UTC offset, e.g. 2026-03-01T09:00:00+08:00")
-        return parsed.astimezone(dt.UTC)
-
-    return strawberry.scalar(
-        name="DateTime",
-        description="An ISO 8601 date and time with offset; shown in the deployment's time zone.",
-        serialize=serialize,
-        parse_value=parse,
-    )

@@ -4,6 +4,7 @@ import httpx
 import pytest
 
 import app
+from core import limits
 from core.settings import Settings, get_settings
 from market import service
 
@@ -16,13 +17,13 @@ async def test_queries_deeper_than_the_limit_are_refused(api):
 
 
 async def test_too_many_aliases_are_refused(api):
-    query = "{ " + " ".join(f"a{i}: now" for i in range(app.MAX_ALIASES + 1)) + " }"
+    query = "{ " + " ".join(f"a{i}: now" for i in range(limits.MAX_ALIASES + 1)) + " }"
     body = (await api.raw(query)).json()
     assert "aliases" in body["errors"][0]["message"].lower()
 
 
 async def test_too_many_tokens_are_refused(api):
-    query = "{ " + " ".join("now" for _ in range(app.MAX_TOKENS)) + " }"
+    query = "{ " + " ".join("now" for _ in range(limits.MAX_TOKENS)) + " }"
     body = (await api.raw(query)).json()
     assert "token" in body["errors"][0]["message"].lower()
 

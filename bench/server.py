@@ -25,6 +25,7 @@ from starlette.routing import Route
 import app as application
 from bench import profiling
 from contracts.service import address_hash
+from core.api import encode_id
 from core.db import create_engine, create_sessionmaker, sqlite_writes
 from core.settings import get_settings
 
@@ -37,10 +38,6 @@ GENESIS_HASH = "0" * 64
 def canonical(value) -> str:
     """The journal's canonical JSON (sorted keys, compact, UTF-8), so that the hash chain stays valid."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def global_id(type_name: str, pk: int) -> str:
-    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 
 def cursor(position: int) -> str:
@@ -261,7 +258,7 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
             {
                 "data": {
                     "submitBid": {
-                        "bid": {"id": global_id("Bid", bid_id), "version": version, "unitPrice": str(price)},
+                        "bid": {"id": encode_id("Bid", bid_id), "version": version, "unitPrice": str(price)},
                         "receipt": {"sha256": receipt, "submittedAt": submitted},
                         "errors": [],
                     }
@@ -291,7 +288,7 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
         edges = [
             {
                 "node": {
-                    "id": global_id("Tender", tender_id),
+                    "id": encode_id("Tender", tender_id),
                     "title": title,
                     "status": status,
                     "bidDeadline": dialect.read_time(deadline).astimezone(zone).isoformat(),

@@ -12,9 +12,13 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 import strawberry
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from graphql import GraphQLError
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -27,7 +31,7 @@ from strawberry.types.base import StrawberryObjectDefinition
 from core.auth import Actor
 from core.db import sqlite_writes
 from core.errors import DomainError, ErrorCode, Invalid, NotFound, Problem
-from core.settings import Settings
+from core.settings import Settings, get_settings
 
 log = logging.getLogger("market.api")
 
@@ -161,20 +165,98 @@ def query_errors() -> Iterator[None]:
 
 # ---------------------------------------------------------------- global IDs
 
+# A global ID is base64 of "Type:key". For most types the key is the row's primary key. Row
+# keys count the rows made before, so a sealed kind (SPEC §4.2: before the opening nobody may
+# learn even how many bids exist) keys its IDs instead: the primary key, padded with zeros to
+# one AES block, encrypted under a key derived from SECRET_KEY for that type. The result looks
+# random, has one length, and cannot be made without the key: any other value of the type reads
+# as a row that does not exist.
+
+NO_ROW = 0
+"""The primary key an unknown ID of a sealed type decodes to: no row has it."""
+
+_SEALED_TYPES: set[str] = set()
+_BLOCK = 16
+_PK_BYTES = 8
+
+
+class SealedNode:
+    """Mix in before `relay.Node` to key a type's global IDs (`class Bid(SealedNode, relay.Node)`).
+
+    The class name must be the GraphQL type name. `encode_id` and `decode_id` key the type's IDs,
+    and `node(id:)` hands its `resolve_nodes` the primary key (`NO_ROW` for a forged ID).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _SEALED_TYPES.add(cls.__name__)
+
+    @classmethod
+    def resolve_id(cls, root: Any, *, info: Info) -> str:
+        return _seal(cls.__name__, getattr(root, cls.resolve_id_attr()))
+
+
+def is_sealed(type_name: str) -> bool:
+    return type_name in _SEALED_TYPES
+
+
+@lru_cache(maxsize=64)
+def _cipher(secret_key: str, type_name: str) -> Cipher:
+    key = HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=f"global-id:{type_name}".encode()
+    ).derive(secret_key.encode())
+    # ECB on one block is AES used as a keyed permutation of 128-bit values, no chaining needed.
+    return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305
+
+
+def _seal(type_name: str, pk: int) -> str:
+    """The key of a sealed row's global ID: 22 URL-safe base64 characters whatever the row."""
+    block = int(pk).to_bytes(_PK_BYTES, "big") + bytes(_BLOCK - _PK_BYTES)
+    encryptor = _cipher(get_settings().secret_key, type_name).encryptor()
+    sealed = encryptor.update(block) + encryptor.finalize()
+    return base64.urlsafe_b64encode(sealed).rstrip(b"=").decode()
+
+
+def _unseal(type_name: str, raw: str) -> int:
+    """The primary key inside `_seal`'s output; NO_ROW for anything `_seal` did not make."""
+    try:
+        sealed = base64.b64decode(raw + "==", altchars=b"-_", validate=True)
+    except (binascii.Error, ValueError):
+        return NO_ROW
+    if len(sealed) != _BLOCK or base64.urlsafe_b64encode(sealed).rstrip(b"=").decode() != raw:
+        return NO_ROW
+    decryptor = _cipher(get_settings().secret_key, type_name).decryptor()
+    block = decryptor.update(sealed) + decryptor.finalize()
+    if any(block[_PK_BYTES:]):
+        return NO_ROW
+    return int.from_bytes(block[:_PK_BYTES], "big") or NO_ROW
+
 
 def encode_id(type_name: str, pk: int | str) -> str:
+    if is_sealed(type_name):
+        return relay.to_base64(type_name, _seal(type_name, int(pk)))
     return relay.to_base64(type_name, pk)
 
 
 def decode_id(value: str, type_name: str | Sequence[str], *, field: Sequence[str]) -> int:
-    """The primary key inside a global ID of the expected type; a clear error otherwise."""
+    """The primary key inside a global ID of the expected type; a clear error otherwise.
+
+    An ID of a sealed type that its key did not make decodes to `NO_ROW`, so that the service
+    answers as it does for any row that is not there.
+    """
     names = (type_name,) if isinstance(type_name, str) else tuple(type_name)
     try:
         found_type, raw = relay.from_base64(str(value))
     except (ValueError, TypeError, binascii.Error, relay.GlobalIDValueError) as error:
         raise Invalid("not a valid ID", field=field) from error
+    if found_type not in names:
+        raise NotFound(f"no {names[0]} with this ID", field=field)
+    if is_sealed(found_type):
+        return _unseal(found_type, raw)
+    if not (raw.isascii() and raw.isdigit()):
+        raise Invalid("not a valid ID", field=field)
     pk = parse_pk(raw)
-    if found_type not in names or pk is None:
+    if pk is None:
         raise NotFound(f"no {names[0]} with this ID", field=field)
     return pk
 
@@ -191,7 +273,7 @@ def parse_pk(raw: object) -> int | None:
 async def resolve_node(info: Info, global_id: str) -> relay.Node | None:
     """`node(id:)`: the type named in the ID loads it, and hides it when the caller may not see it."""
     try:
-        type_name, pk = relay.from_base64(str(global_id))
+        type_name, raw = relay.from_base64(str(global_id))
     except (ValueError, TypeError, binascii.Error, relay.GlobalIDValueError):
         return None
     definition = info.schema.get_type_by_name(type_name)
@@ -202,10 +284,12 @@ async def resolve_node(info: Info, global_id: str) -> relay.Node | None:
         and not definition.is_interface
         and isinstance(origin, type)
         and issubclass(origin, relay.Node)
-        and parse_pk(pk) is not None
     ):
         return None
-    nodes = await origin.resolve_nodes(info=info, node_ids=[pk], required=False)
+    pk = _unseal(type_name, raw) if issubclass(origin, SealedNode) else parse_pk(raw)
+    if not pk:
+        return None
+    nodes = await origin.resolve_nodes(info=info, node_ids=[str(pk)], required=False)
     return next(iter(nodes), None)
 
 

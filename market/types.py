@@ -12,7 +12,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from core.api import Connection, context_of, encode_id
+from core.api import Connection, SealedNode, context_of, encode_id
 from core.auth import Role
 from market import loaders, service, tendering
 from market import models as m
@@ -614,9 +614,9 @@ class BidReceipt:
 
 @strawberry.type(
     description="A provider's sealed offer. Before the opening nobody but its provider can read anything "
-    "of it, not even that it exists."
+    "of it, not even that it exists: its ID is keyed and tells nothing of how many bids there are."
 )
-class Bid(relay.Node):
+class Bid(SealedNode, relay.Node):
     id: relay.NodeID[int]
     status: BidStatusType
     version: int = strawberry.field(

@@ -8,6 +8,7 @@ those given before any bid existed: whatever a caller sees then cannot depend on
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -15,11 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from sqlalchemy import select
+from strawberry import relay
 
 from contracts import service as contracts
+from core import api as core_api
 from core.api import encode_id
+from core.auth import Role
+from core.settings import Settings
+from market import demo, tendering
 from market import models as m
-from market import tendering
 from tests import factories
 from tests.market import world as w
 
@@ -441,3 +447,188 @@ async def test_after_the_award_the_public_sees_every_score_but_no_proposal(sessi
     assert _leaks(look, proposals + sealed.bids["bidder3"].secrets) == []
     assert look["bid_nodes"]["bidder3"] is None
     assert look["bid_nodes"]["bidder0"]["unitPrice"] == "97.31"
+
+
+# ---------------------------------------------------------------- IDs
+
+
+def _sealed_block(global_id: str) -> int:
+    type_name, raw = relay.from_base64(global_id)
+    assert type_name == "Bid"
+    return int.from_bytes(base64.urlsafe_b64decode(raw + "=="), "big")
+
+
+async def test_a_new_bidders_id_on_the_demo_says_nothing_of_the_bids_before_it(session, api):
+    # Given the demo, whose PUBLISHED tender has the sealed bids of 颐康 and 乐龄, and 启明, which has not bid
+    await demo.load(session)
+    await session.commit()
+    tender = await session.scalar(select(m.Tender).where(m.Tender.status == m.TenderStatus.PUBLISHED))
+    token = await api.login("qiming@provider.demo.cn", demo.PASSWORDS[Role.PROVIDER])
+
+    # When 启明 bids
+    data = await api(
+        f"mutation($i: SubmitBidInput!) {{ submitBid(input: $i) {{ bid {{ id }} {E} }} }}",
+        {"i": {"tenderId": encode_id("Tender", tender.id), "unitPrice": "100.00", "proposal": "启明 plan"}},
+        token=token,
+    )
+
+    # Then its ID is not its row number (which counts every bid made before it) nor any number
+    global_id = data["submitBid"]["bid"]["id"]
+    qiming = await session.scalar(select(m.User).where(m.User.email == "qiming@provider.demo.cn"))
+    row = await session.scalar(
+        select(m.Bid).where(m.Bid.tender_id == tender.id, m.Bid.provider_id == qiming.provider_id)
+    )
+    type_name, raw = relay.from_base64(global_id)
+    assert (type_name, raw.isdigit()) == ("Bid", False)
+    assert global_id != relay.to_base64("Bid", row.id)
+    # And one bid fewer before it (the row number one lower) would give an ID just as long and unrelated
+    fewer = encode_id("Bid", row.id - 1)
+    assert len(fewer) == len(global_id) == len(encode_id("Bid", 1)) == len(encode_id("Bid", 10**9))
+    assert 24 <= (_sealed_block(fewer) ^ _sealed_block(global_id)).bit_count() <= 104
+    # And the ID still names the bid: 启明 reads it back, as myBid and by node
+    look = await api(
+        "query($t: ID!, $b: ID!) { node(id: $b) { id } tender: node(id: $t) { ... on Tender { myBid { id } } } }",
+        {"t": encode_id("Tender", tender.id), "b": global_id},
+        token=token,
+    )
+    assert look == {"node": {"id": global_id}, "tender": {"myBid": {"id": global_id}}}
+
+
+def _forged_ids(real: m.Bid, monkeypatch) -> dict[str, str]:
+    """IDs no bid has, in every shape a stranger could try."""
+    with monkeypatch.context() as patch:
+        patch.setattr(core_api, "get_settings", lambda: Settings(secret_key="another-installation-" * 3))
+        foreign = encode_id("Bid", real.id)
+    block = bytearray(base64.urlsafe_b64decode(relay.from_base64(encode_id("Bid", real.id))[1] + "=="))
+    block[-1] ^= 0x80
+    return {
+        "missing": encode_id("Bid", real.id + 10_000),
+        "row-number": relay.to_base64("Bid", real.id),
+        "made-up": relay.to_base64("Bid", "A" * 22),
+        "other-installation": foreign,
+        "bit-flipped": relay.to_base64("Bid", base64.urlsafe_b64encode(bytes(block)).rstrip(b"=").decode()),
+    }
+
+
+NODE = "query($id: ID!) { node(id: $id) { id ... on Bid { status unitPrice } } }"
+ID_CALLERS = ["bidder1", "bidder4", "officer", "evaluator0", "anonymous"]
+
+
+@pytest.mark.parametrize("past_deadline", [False, True], ids=["before-deadline", "after-deadline"])
+@pytest.mark.parametrize("caller", ID_CALLERS)
+async def test_another_providers_bid_answers_byte_for_byte_like_a_forged_id(
+    caller, past_deadline, session, api, monkeypatch
+):
+    # Given bidder0's sealed bid, not opened, and IDs that no bid has
+    sealed = await _sealed(session, api)
+    await _submit(sealed)
+    if past_deadline:
+        await sealed.world.past_deadline(sealed.tender)
+        await sealed.login()
+    real = sealed.bids["bidder0"]
+    forged = _forged_ids(real.bid, monkeypatch)
+    headers = {"Authorization": f"Bearer {sealed.tokens[caller]}"} if sealed.tokens[caller] else {}
+
+    for name, document in {"node": NODE, **MUTATIONS}.items():
+        # When the caller asks about the real bid and about each forged ID
+        on_real = await api.raw(document, {"id": real.global_id}, headers=headers)
+
+        # Then every answer is the same, byte for byte
+        assert on_real.status_code == 200
+        for shape, other in forged.items():
+            on_forged = await api.raw(document, {"id": other}, headers=headers)
+            assert on_forged.content == on_real.content, (name, shape, on_real.text, on_forged.text)
+        if name == "node":
+            assert on_real.json() == {"data": {"node": None}}
+        else:
+            assert on_real.json()["data"][name]["errors"], on_real.text
+
+
+async def test_bid_ids_from_the_api_work_in_every_path_that_takes_one(session, api):
+    # Given a published tender and four bidders, bidding through the API
+    world = await w.build(session)
+    tender = await world.published()
+    await session.commit()
+    sealed = Sealed(world=world, api=api, tender=tender)
+    await sealed.login()
+    tokens, tender_id = sealed.tokens, encode_id("Tender", tender.id)
+    submit = f"mutation($i: SubmitBidInput!) {{ submitBid(input: $i) {{ bid {{ id status version }} {E} }} }}"
+    ids = {}
+    for i, price in enumerate(["60.00", "100.00", "110.00", "105.00"]):
+        variables = {"i": {"tenderId": tender_id, "unitPrice": price, "proposal": f"Plan {i}"}}
+        ids[i] = (await api(submit, variables, token=tokens[f"bidder{i}"]))["submitBid"]["bid"]["id"]
+    rows = {b.provider_id: b.id for b in await world.bids(tender)}
+    for i, global_id in ids.items():
+        assert relay.from_base64(global_id) != ("Bid", str(rows[world.providers[i].id]))
+
+    async def call(mutation: str, arguments: str, caller: str, **variables) -> dict:
+        document = f"mutation($id: ID!) {{ {mutation}({arguments}) {{ bid {{ id status }} {E} }} }}"
+        payload = (await api(document, variables, token=tokens[caller]))[mutation]
+        assert payload["errors"] == [], payload
+        return payload["bid"]
+
+    # Then each provider reads its bid back by that ID, as myBid and by node
+    for i, global_id in ids.items():
+        look = await api(
+            "query($t: ID!, $b: ID!) { node(id: $b) { id } t: node(id: $t) { ... on Tender { myBid { id } } } }",
+            {"t": tender_id, "b": global_id},
+            token=tokens[f"bidder{i}"],
+        )
+        assert look == {"node": {"id": global_id}, "t": {"myBid": {"id": global_id}}}
+
+    # And withdraws it by that ID; bidding again revives the same bid, with the same ID
+    assert (await call("withdrawBid", "id: $id", "bidder3", id=ids[3]))["id"] == ids[3]
+    again = {"i": {"tenderId": tender_id, "unitPrice": "105.00", "proposal": "Plan 3 again"}}
+    assert (await api(submit, again, token=tokens["bidder3"]))["submitBid"]["bid"]["id"] == ids[3]
+
+    # And, after a correction notice, confirms it by that ID
+    await tendering.amend_tender(
+        session=session,
+        actor=world.officer,
+        tender_id=tender.id,
+        reason="More visits",
+        changes={"quantity": 1300},
+    )
+    await session.commit()
+    for i, global_id in ids.items():
+        assert (await call("confirmBid", "id: $id", f"bidder{i}", id=global_id))["id"] == global_id
+
+    # When the bids are opened, the officer and the panel see the same IDs
+    await world.past_deadline(tender)
+    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await world.declare_all(tender)
+    await session.commit()
+    await sealed.login()
+    tokens = sealed.tokens  # new tokens: the clock moved past the old ones' expiry
+    listed = await api(
+        "query($t: ID!) { node(id: $t) { ... on Tender { bids { id abnormallyLow } } } }",
+        {"t": tender_id},
+        token=tokens["officer"],
+    )
+    assert {b["id"]: b["abnormallyLow"] for b in listed["node"]["bids"]} == {
+        ids[0]: True, ids[1]: False, ids[2]: False, ids[3]: False
+    }  # fmt: skip
+
+    # And the panel scores by them, the low bidder justifies and the officer decides by them
+    for evaluator in ("evaluator0", "evaluator1", "evaluator2"):
+        for global_id in ids.values():
+            scored = await call("scoreBid", "bidId: $id, score: 80", evaluator, id=global_id)
+            assert scored["id"] == global_id
+    justified = await call(
+        "justifyBid", 'bidId: $id, text: "Volunteers cover transport"', "bidder0", id=ids[0]
+    )
+    assert justified["id"] == ids[0]
+    decided = await call("decideJustification", "bidId: $id, accept: true", "officer", id=ids[0])
+    assert decided == {"id": ids[0], "status": "VALID"}
+
+    # And the recommended award names one of them
+    await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+    await session.commit()
+    award = await api(
+        "query($t: ID!) { node(id: $t) { ... on Tender { award { bid { id } } bids { id rank } } } }",
+        {"t": tender_id},
+        token=tokens["officer"],
+    )
+    first = next(b["id"] for b in award["node"]["bids"] if b["rank"] == 1)
+    assert award["node"]["award"]["bid"]["id"] == first
+    assert first in ids.values()

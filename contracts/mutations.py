@@ -24,6 +24,7 @@ from contracts.types import (
 )
 from core.api import UserError, context_of, decode_id, decode_ids, mutate
 from core.auth import Role, require
+from core.limits import LONG_TEXT, LongText, text_field
 
 
 @strawberry.input(description="PROVIDER of the contract: a delivery, within the term and not in the future.")
@@ -31,10 +32,11 @@ class RecordDeliveryInput:
     contract_id: strawberry.ID
     delivered_on: dt.date
     units: int = strawberry.field(description="At least 1.")
-    resident_phone: str = strawberry.field(
-        description="Mainland mobile number; it receives the resident's link, then only a keyed hash is kept."
+    resident_phone: str = text_field(
+        "Mainland mobile number; it receives the resident's link, then only a keyed hash is kept.",
+        max_length=40,
     )
-    note: str | None = None
+    note: str | None = text_field(max_length=LONG_TEXT, default=None)
 
 
 @strawberry.input(description="The resident's rating through the link: 1-5 stars, dimensions optional.")
@@ -44,38 +46,38 @@ class RateDeliveryInput:
     timeliness: int | None = None
     attitude: int | None = None
     professionalism: int | None = None
-    comment: str | None = None
+    comment: str | None = text_field(max_length=LONG_TEXT, default=None)
 
 
 @strawberry.input(description="The resident's complaint through the link.")
 class FileComplaintInput:
     token: str
-    category: str = strawberry.field(description="e.g. 服务质量, 服务态度, 未按时上门.")
-    text: str
+    category: str = text_field("e.g. 服务质量, 服务态度, 未按时上门.", max_length=100)
+    text: str = text_field(max_length=LONG_TEXT)
 
 
 @strawberry.input(description="OFFICER: a complaint a resident made by phone (hotline), about a delivery.")
 class FileComplaintForResidentInput:
     delivery_id: strawberry.ID
-    category: str
-    text: str
+    category: str = text_field(max_length=100)
+    text: str = text_field(max_length=LONG_TEXT)
 
 
 @strawberry.input(description="An audit checklist item.")
 class AuditCheckInput:
-    item: str
+    item: str = text_field(max_length=300)
     passed: bool
     weight: float = strawberry.field(description="Above 0.")
     severity: SeverityType
-    note: str | None = None
-    evidence: str | None = strawberry.field(default=None, description="Reference to an evidence attachment.")
+    note: str | None = text_field(max_length=LONG_TEXT, default=None)
+    evidence: str | None = text_field("Reference to an evidence attachment.", max_length=500, default=None)
 
 
 @strawberry.input(description="The decision on one appealed item: upheld, or overturned (upheld false).")
 class AppealDecisionInput:
     check_id: strawberry.ID
     upheld: bool
-    note: str | None = None
+    note: str | None = text_field(max_length=LONG_TEXT, default=None)
 
 
 @strawberry.type(description="The contract, or errors (then nothing was written).")
@@ -178,7 +180,7 @@ class Mutation:
         return await mutate(info, ContractPayload, action, _contract)
 
     @strawberry.mutation(description="OFFICER of the department: suspend an ACTIVE contract, with a reason.")
-    async def suspend_contract(self, info: Info, id: strawberry.ID, reason: str) -> ContractPayload:
+    async def suspend_contract(self, info: Info, id: strawberry.ID, reason: LongText) -> ContractPayload:
         return await _status(info, id, "suspended", reason)
 
     @strawberry.mutation(description="OFFICER of the department: reinstate a SUSPENDED contract.")
@@ -186,7 +188,7 @@ class Mutation:
         return await _status(info, id, "reinstated", None)
 
     @strawberry.mutation(description="OFFICER of the department: terminate the contract, with a reason.")
-    async def terminate_contract(self, info: Info, id: strawberry.ID, reason: str) -> ContractPayload:
+    async def terminate_contract(self, info: Info, id: strawberry.ID, reason: LongText) -> ContractPayload:
         return await _status(info, id, "terminated", reason)
 
     @strawberry.mutation(description="OFFICER of the department: complete an ACTIVE contract after its term.")
@@ -234,7 +236,7 @@ class Mutation:
     @strawberry.mutation(
         description="Resident (by link token): this did not happen; within 7 days of the delivery."
     )
-    async def dispute_delivery(self, info: Info, token: str, reason: str) -> ResidentPayload:
+    async def dispute_delivery(self, info: Info, token: str, reason: LongText) -> ResidentPayload:
         return await mutate(
             info,
             ResidentPayload,
@@ -288,7 +290,7 @@ class Mutation:
     @strawberry.mutation(
         description="PROVIDER of the contract or OFFICER of the department: the first response."
     )
-    async def respond_complaint(self, info: Info, id: strawberry.ID, text: str) -> ComplaintPayload:
+    async def respond_complaint(self, info: Info, id: strawberry.ID, text: LongText) -> ComplaintPayload:
         async def action(session, actor):
             require(actor, Role.PROVIDER, Role.OFFICER)
             return await service.respond_complaint(
@@ -299,14 +301,14 @@ class Mutation:
 
     @strawberry.mutation(description="OFFICER of the department: resolve, substantiated or not, with a note.")
     async def resolve_complaint(
-        self, info: Info, id: strawberry.ID, substantiated: bool, note: str
+        self, info: Info, id: strawberry.ID, substantiated: bool, note: LongText
     ) -> ComplaintPayload:
         return await _close(info, id, note, substantiated=substantiated, reject=False)
 
     @strawberry.mutation(
         description="OFFICER of the department: reject a complaint (not admissible), with a note."
     )
-    async def reject_complaint(self, info: Info, id: strawberry.ID, note: str) -> ComplaintPayload:
+    async def reject_complaint(self, info: Info, id: strawberry.ID, note: LongText) -> ComplaintPayload:
         return await _close(info, id, note, substantiated=None, reject=True)
 
     @strawberry.mutation(description="OFFICER of the department: a flagged rating counts again.")
@@ -386,7 +388,7 @@ class Mutation:
         "(DEADLINE_PASSED after)."
     )
     async def appeal_audit(
-        self, info: Info, audit_id: strawberry.ID, check_ids: list[strawberry.ID], reason: str
+        self, info: Info, audit_id: strawberry.ID, check_ids: list[strawberry.ID], reason: LongText
     ) -> AppealPayload:
         async def action(session, actor):
             require(actor, Role.PROVIDER)

@@ -20,6 +20,7 @@ from core.api import (
     encode_id,
     page_size,
     page_start,
+    parse_pk,
     query_errors,
 )
 from market import loaders as market_loaders
@@ -247,7 +248,7 @@ class Delivery(relay.Node):
 async def _nodes_of_contracts(info: Info, node_ids, loader_class, present) -> list:
     """Rows that belong to a contract, shown when the caller may see the contract's details."""
     ctx = context_of(info)
-    keys = [int(i) if str(i).isdigit() else 0 for i in node_ids]
+    keys = [parse_pk(i) or 0 for i in node_ids]
     rows = await ctx.loader(loader_class).load_many(keys)
     contracts = await ctx.loader(loaders.ContractByIdLoader).load_many(
         [r.contract_id if r else 0 for r in rows]
@@ -472,7 +473,7 @@ class Appeal(relay.Node):
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
         ctx = context_of(info)
-        keys = [int(i) if str(i).isdigit() else 0 for i in node_ids]
+        keys = [parse_pk(i) or 0 for i in node_ids]
         appeals = await ctx.loader(loaders.AppealByIdLoader).load_many(keys)
         audits = await ctx.loader(loaders.AuditByIdLoader).load_many(
             [a.audit_id if a else 0 for a in appeals]

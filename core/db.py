@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from sqlalchemy import BigInteger, DateTime, Enum, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 
@@ -183,3 +185,44 @@ def run_commit_checks(session) -> None:
 
 def drop_commit_checks(session) -> None:
     session.info.pop(_COMMIT_CHECKS, None)
+
+
+# ---------------------------------------------------------------- text every database stores alike
+
+
+def bad_text(value: str) -> str | None:
+    """Why a text cannot be stored as it is (PostgreSQL refuses what SQLite would keep), or None."""
+    if "\x00" in value:
+        return "text must not contain NUL characters (U+0000)"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "text must be valid Unicode (it holds a lone surrogate)"
+    return None
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+@event.listens_for(Session, "before_flush")
+def _text_fits_its_column(session, _flush_context, _instances) -> None:
+    """The last line of defence for text: too long for its column, or unstorable, is a user error.
+
+    The API checks its inputs' limits first; this keeps SQLite and PostgreSQL answering alike for
+    whatever reaches a row by another path (the command line, a service, a limit forgotten).
+    """
+    from core.errors import Invalid
+
+    for row in (*session.new, *session.dirty):
+        for attribute in sa_inspect(row).mapper.column_attrs:
+            value = getattr(row, attribute.key, None)
+            if not isinstance(value, str):
+                continue
+            column_type = attribute.columns[0].type
+            length = getattr(column_type, "length", None)
+            if length is not None and len(value) > length:
+                raise Invalid(f"at most {length} characters", field=[_camel(attribute.key)])
+            if reason := bad_text(value):
+                raise Invalid(reason, field=[_camel(attribute.key)])

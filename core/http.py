@@ -20,9 +20,9 @@ from strawberry.asgi import GraphQL
 from core import clock
 from core.api import Context
 from core.auth import Actor, TokenRefused, read_token
-from core.db import sqlite_writes
+from core.db import bad_text, sqlite_writes
 from core.error_policy import MASKED_MESSAGE
-from core.limits import MAX_BODY_BYTES, RequestRefused, bad_text, check_json_value
+from core.limits import MAX_BODY_BYTES, RequestRefused, check_json_value
 from core.settings import Settings
 
 log = logging.getLogger("market.api")

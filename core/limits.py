@@ -15,7 +15,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from graphql import (
@@ -40,6 +40,7 @@ from graphql import (
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
+from core.db import bad_text
 from core.errors import Problem
 
 MAX_DEPTH = 10
@@ -84,13 +85,13 @@ def text_field(description: str | None = None, *, max_length: int, **kwargs: Any
     )
 
 
-def list_field(description: str | None = None, *, max_items: int, **kwargs: Any) -> Any:
-    """An input field of a list with its maximum number of items (stated in its description)."""
-    return strawberry.field(
-        description=_described(description, f"At most {max_items} items."),
-        metadata={"max_items": max_items},
-        **kwargs,
-    )
+def list_field(
+    description: str | None = None, *, max_items: int, max_length: int | None = None, **kwargs: Any
+) -> Any:
+    """An input field of a list with its maximum number of items (and characters of text items)."""
+    limit = f"At most {max_items} items" + (f", each at most {max_length} characters." if max_length else ".")
+    metadata = {"max_items": max_items} | ({"max_length": max_length} if max_length else {})
+    return strawberry.field(description=_described(description, limit), metadata=metadata, **kwargs)
 
 
 def text_argument(description: str | None = None, *, max_length: int = LONG_TEXT) -> Any:
@@ -99,6 +100,10 @@ def text_argument(description: str | None = None, *, max_length: int = LONG_TEXT
         description=_described(description, f"At most {max_length} characters."),
         metadata={"max_length": max_length},
     )
+
+
+LongText = Annotated[str, text_argument()]
+"""An argument of free text (a reason, a note, an answer), at most LONG_TEXT characters."""
 
 
 def list_argument(description: str | None = None, *, max_items: int) -> Any:
@@ -200,17 +205,6 @@ class RequestRefused(Exception):
     def __init__(self, message: str, *, status: int = 400, code: str = "BAD_REQUEST"):
         super().__init__(message)
         self.status, self.code = status, code
-
-
-def bad_text(value: str) -> str | None:
-    """Why a text cannot be stored as it is, or None."""
-    if "\x00" in value:
-        return "text must not contain NUL characters (U+0000)"
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return "text must be valid Unicode (it holds a lone surrogate)"
-    return None
 
 
 def check_json_value(value: Any, *, where: str, depth: int = 0) -> None:

@@ -12,6 +12,7 @@ from strawberry.types import Info
 
 from core.api import UserError, context_of, decode_id, decode_ids, mutate
 from core.auth import Role
+from core.limits import LONG_TEXT, LongText, list_field, text_field
 from market import service, tendering
 from market.types import (
     AuditFirm,
@@ -40,7 +41,7 @@ from market.types import (
 
 @strawberry.input(description="Credentials; the email is case-insensitive.")
 class LoginInput:
-    email: str
+    email: str = text_field(max_length=254)
     password: str
 
 
@@ -48,7 +49,7 @@ class LoginInput:
     description="ADMIN only. OFFICER needs departmentId, PROVIDER providerId, AUDITOR auditFirmId."
 )
 class CreateUserInput:
-    email: str
+    email: str = text_field(max_length=254)
     password: str = strawberry.field(description="At least 8 characters.")
     name: str
     role: RoleType
@@ -59,8 +60,8 @@ class CreateUserInput:
 
 @strawberry.input(description="ADMIN: a region; the code is unique.")
 class CreateRegionInput:
-    code: str
-    name: str
+    code: str = text_field(max_length=20)
+    name: str = text_field(max_length=100)
     kind: RegionKindType
     population: int
     parent_id: strawberry.ID | None = None
@@ -85,8 +86,8 @@ class RegisterProviderInput:
         description="Unified Social Credit Code, checked with its check digit."
     )
     kind: ProviderKindType
-    region_ids: list[strawberry.ID] = strawberry.field(description="Regions served; at least one.")
-    admin_email: str
+    region_ids: list[strawberry.ID] = list_field("Regions served; at least one.", max_items=50)
+    admin_email: str = text_field(max_length=254)
     admin_password: str = strawberry.field(description="At least 8 characters.")
     admin_name: str
 
@@ -94,17 +95,17 @@ class RegisterProviderInput:
 @strawberry.input(description="A qualification of a provider.")
 class AddQualificationInput:
     provider_id: strawberry.ID
-    type: str = strawberry.field(description="e.g. 养老机构设立许可, as tenders name it.")
-    number: str
+    type: str = text_field("e.g. 养老机构设立许可, as tenders name it.", max_length=100)
+    number: str = text_field(max_length=100)
     valid_from: dt.date
     valid_to: dt.date = strawberry.field(description="Last day of validity; not before validFrom.")
-    document: str | None = strawberry.field(default=None, description="Reference to the scanned document.")
+    document: str | None = text_field("Reference to the scanned document.", max_length=500, default=None)
 
 
 @strawberry.input(description="A KPI template; the weights of a set sum to 1.")
 class KpiInput:
     name: str
-    unit: str
+    unit: str = text_field(max_length=40)
     target: float
     direction: KpiDirectionType
     weight: float
@@ -113,16 +114,16 @@ class KpiInput:
 
 @strawberry.input(description="OFFICER or ADMIN. Prices in CNY with at most 2 decimals; min ≤ max.")
 class CreateServicePackageInput:
-    code: str
+    code: str = text_field(max_length=40)
     name: str
     name_en: str | None = None
-    category: str = strawberry.field(description="A service category code, e.g. ELDERLY_CARE.")
+    category: str = text_field("A service category code, e.g. ELDERLY_CARE.", max_length=40)
     tier: PackageTierType
-    unit: str
-    standard: str
+    unit: str = text_field(max_length=40)
+    standard: str = text_field(max_length=10000)
     min_unit_price: Decimal
     max_unit_price: Decimal
-    kpis: list[KpiInput]
+    kpis: list[KpiInput] = list_field(max_items=20)
     satisfaction_weight: float | None = strawberry.field(default=None, description="Default 0.4; ≥ 0.30.")
     kpi_weight: float | None = strawberry.field(default=None, description="Default 0.4.")
     audit_weight: float | None = strawberry.field(default=None, description="Default 0.2.")
@@ -132,13 +133,13 @@ class CreateServicePackageInput:
 class UpdateServicePackageInput:
     name: str | None = None
     name_en: str | None = None
-    category: str | None = None
+    category: str | None = text_field(max_length=40, default=None)
     tier: PackageTierType | None = None
-    unit: str | None = None
-    standard: str | None = None
+    unit: str | None = text_field(max_length=40, default=None)
+    standard: str | None = text_field(max_length=10000, default=None)
     min_unit_price: Decimal | None = None
     max_unit_price: Decimal | None = None
-    kpis: list[KpiInput] | None = None
+    kpis: list[KpiInput] | None = list_field(max_items=20, default=None)
     satisfaction_weight: float | None = None
     kpi_weight: float | None = None
     audit_weight: float | None = None
@@ -146,9 +147,9 @@ class UpdateServicePackageInput:
 
 @strawberry.input(description="ADMIN: a new service category; the code is unique.")
 class CreateServiceCategoryInput:
-    code: str
-    name: str
-    name_en: str
+    code: str = text_field(max_length=40)
+    name: str = text_field(max_length=100)
+    name_en: str = text_field(max_length=100)
 
 
 def _kpi_specs(kpis: list[KpiInput]) -> list[service.KpiSpec]:
@@ -317,7 +318,7 @@ class Mutation:
         return await _provider_action(info, id, service.approve_provider)
 
     @strawberry.mutation(description="OFFICER or ADMIN: suspend an ACTIVE provider, with a reason.")
-    async def suspend_provider(self, info: Info, id: strawberry.ID, reason: str) -> ProviderPayload:
+    async def suspend_provider(self, info: Info, id: strawberry.ID, reason: LongText) -> ProviderPayload:
         return await _provider_action(info, id, service.suspend_provider, reason=reason)
 
     @strawberry.mutation(description="OFFICER or ADMIN: lift a suspension (→ ACTIVE).")
@@ -325,7 +326,7 @@ class Mutation:
         return await _provider_action(info, id, service.reinstate_provider)
 
     @strawberry.mutation(description="OFFICER or ADMIN: debar a provider (final), with a reason.")
-    async def debar_provider(self, info: Info, id: strawberry.ID, reason: str) -> ProviderPayload:
+    async def debar_provider(self, info: Info, id: strawberry.ID, reason: LongText) -> ProviderPayload:
         return await _provider_action(info, id, service.debar_provider, reason=reason)
 
     @strawberry.mutation(description="The provider's own staff, an OFFICER or an ADMIN: add a qualification.")
@@ -448,7 +449,7 @@ async def _provider_action(info: Info, id: strawberry.ID, action, **kwargs) -> P
 
 @strawberry.input(description="A payment tier; the table lists A to E with falling minimum scores, E from 0.")
 class PaymentTierInput:
-    tier: str
+    tier: str = text_field(max_length=10)
     min_score: float
     payout_rate: float
 
@@ -460,7 +461,7 @@ class PaymentTierInput:
 class CreateTenderInput:
     package_id: strawberry.ID = strawberry.field(description="The latest version of a package.")
     region_id: strawberry.ID
-    title: str
+    title: str = text_field(max_length=300)
     quantity: int = strawberry.field(description="Units over the whole contract; at least 1.")
     periods: int = strawberry.field(description="Payment periods; at least 1.")
     period_months: int = strawberry.field(description="1 to 12.")
@@ -471,17 +472,20 @@ class CreateTenderInput:
     price_weight: float
     quality_weight: float
     record_weight: float
-    required_qualifications: list[str] | None = strawberry.field(
-        default=None, description="Qualification types every bidder must hold on the deadline."
+    required_qualifications: list[str] | None = list_field(
+        "Qualification types every bidder must hold on the deadline.",
+        max_items=20,
+        max_length=100,
+        default=None,
     )
-    evaluator_ids: list[strawberry.ID] = strawberry.field(description="EVALUATOR or OFFICER accounts.")
-    kpis: list[KpiInput] | None = strawberry.field(default=None, description="Default: the package's KPIs.")
+    evaluator_ids: list[strawberry.ID] = list_field("EVALUATOR or OFFICER accounts.", max_items=20)
+    kpis: list[KpiInput] | None = list_field("Default: the package's KPIs.", max_items=20, default=None)
     satisfaction_weight: float | None = None
     kpi_weight: float | None = None
     audit_weight: float | None = None
     holdback_rate: float | None = strawberry.field(default=None, description="Default 0.10.")
-    payment_tiers: list[PaymentTierInput] | None = strawberry.field(
-        default=None, description="Default SPEC §6.2."
+    payment_tiers: list[PaymentTierInput] | None = list_field(
+        "Default SPEC §6.2.", max_items=10, default=None
     )
 
 
@@ -489,7 +493,7 @@ class CreateTenderInput:
 class UpdateTenderInput:
     package_id: strawberry.ID | None = None
     region_id: strawberry.ID | None = None
-    title: str | None = None
+    title: str | None = text_field(max_length=300, default=None)
     quantity: int | None = None
     periods: int | None = None
     period_months: int | None = None
@@ -500,14 +504,14 @@ class UpdateTenderInput:
     price_weight: float | None = None
     quality_weight: float | None = None
     record_weight: float | None = None
-    required_qualifications: list[str] | None = None
-    evaluator_ids: list[strawberry.ID] | None = None
-    kpis: list[KpiInput] | None = None
+    required_qualifications: list[str] | None = list_field(max_items=20, max_length=100, default=None)
+    evaluator_ids: list[strawberry.ID] | None = list_field(max_items=20, default=None)
+    kpis: list[KpiInput] | None = list_field(max_items=20, default=None)
     satisfaction_weight: float | None = None
     kpi_weight: float | None = None
     audit_weight: float | None = None
     holdback_rate: float | None = None
-    payment_tiers: list[PaymentTierInput] | None = None
+    payment_tiers: list[PaymentTierInput] | None = list_field(max_items=10, default=None)
 
 
 @strawberry.input(
@@ -515,13 +519,13 @@ class UpdateTenderInput:
     "moves when needed); existing bids must be re-confirmed."
 )
 class AmendTenderInput:
-    reason: str
-    title: str | None = None
+    reason: str = text_field(max_length=LONG_TEXT)
+    title: str | None = text_field(max_length=300, default=None)
     quantity: int | None = None
     max_unit_price: Decimal | None = None
     bid_deadline: dt.datetime | None = None
     min_valid_bids: int | None = None
-    required_qualifications: list[str] | None = None
+    required_qualifications: list[str] | None = list_field(max_items=20, max_length=100, default=None)
     start_date: dt.date | None = None
 
 
@@ -529,9 +533,11 @@ class AmendTenderInput:
 class SubmitBidInput:
     tender_id: strawberry.ID
     unit_price: Decimal = strawberry.field(description="CNY; ≤ the ceiling and within the package's range.")
-    proposal: str = strawberry.field(description="Technical proposal.")
-    capacity: str | None = strawberry.field(default=None, description="Capacity statement.")
-    attachments: list[str] | None = strawberry.field(default=None, description="References to documents.")
+    proposal: str = text_field("Technical proposal.", max_length=50000)
+    capacity: str | None = text_field("Capacity statement.", max_length=10000, default=None)
+    attachments: list[str] | None = list_field(
+        "References to documents.", max_items=20, max_length=500, default=None
+    )
 
 
 @strawberry.type(description="The tender, or errors (then nothing was written).")
@@ -649,12 +655,12 @@ class TenderMutation:
     @strawberry.mutation(
         description="OFFICER of the department: cancel, with a reason, any time before AWARDED."
     )
-    async def cancel_tender(self, info: Info, id: strawberry.ID, reason: str) -> TenderPayload:
+    async def cancel_tender(self, info: Info, id: strawberry.ID, reason: LongText) -> TenderPayload:
         return await _tender_action(info, id, tendering.cancel_tender, reason=reason)
 
     @strawberry.mutation(description="PROVIDER: ask a question about a PUBLISHED tender before its deadline.")
     async def ask_clarification(
-        self, info: Info, tender_id: strawberry.ID, question: str
+        self, info: Info, tender_id: strawberry.ID, question: LongText
     ) -> ClarificationPayload:
         async def action(session, actor):
             service.require_role(actor, Role.PROVIDER)
@@ -668,7 +674,9 @@ class TenderMutation:
         )
 
     @strawberry.mutation(description="OFFICER of the department: answer a question; the answer is public.")
-    async def answer_clarification(self, info: Info, id: strawberry.ID, answer: str) -> ClarificationPayload:
+    async def answer_clarification(
+        self, info: Info, id: strawberry.ID, answer: LongText
+    ) -> ClarificationPayload:
         async def action(session, actor):
             service.require_role(actor, Role.OFFICER)
             return await tendering.answer_clarification(
@@ -747,7 +755,7 @@ class TenderMutation:
         return await mutate(info, BidPayload, action, _bid_for)
 
     @strawberry.mutation(description="PROVIDER: justify its abnormally low price in writing.")
-    async def justify_bid(self, info: Info, bid_id: strawberry.ID, text: str) -> BidPayload:
+    async def justify_bid(self, info: Info, bid_id: strawberry.ID, text: LongText) -> BidPayload:
         async def action(session, actor):
             service.require_role(actor, Role.PROVIDER)
             bid = await tendering.justify_bid(
@@ -784,7 +792,9 @@ class TenderMutation:
         return await _tender_action(info, tender_id, tendering.recommend_award, field="tenderId")
 
     @strawberry.mutation(description="PROVIDER that bid: challenge the recommended award within the period.")
-    async def file_challenge(self, info: Info, tender_id: strawberry.ID, reason: str) -> ChallengePayload:
+    async def file_challenge(
+        self, info: Info, tender_id: strawberry.ID, reason: LongText
+    ) -> ChallengePayload:
         async def action(session, actor):
             service.require_role(actor, Role.PROVIDER)
             return await tendering.file_challenge(
@@ -798,7 +808,7 @@ class TenderMutation:
         description="OFFICER of the department: DISMISSED, or UPHELD (the tender goes back to EVALUATING)."
     )
     async def decide_challenge(
-        self, info: Info, id: strawberry.ID, decision: ChallengeDecisionType, note: str
+        self, info: Info, id: strawberry.ID, decision: ChallengeDecisionType, note: LongText
     ) -> ChallengePayload:
         async def action(session, actor):
             service.require_role(actor, Role.OFFICER)

@@ -12,7 +12,7 @@ from strawberry import relay
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from core.api import Connection, SealedNode, context_of, encode_id
+from core.api import Connection, SealedNode, context_of, encode_id, parse_pk
 from core.auth import Role
 from market import loaders, service, tendering
 from market import models as m
@@ -51,7 +51,7 @@ KpiSourceType = strawberry.enum(
 async def resolve_rows(info: Info, node_ids: Iterable[str], loader_class, present, visible) -> list[Any]:
     """`node(id:)` for a table-backed type: load by primary key, hide what the caller may not see."""
     ctx = context_of(info)
-    keys = [int(i) if str(i).isdigit() else 0 for i in node_ids]
+    keys = [parse_pk(i) or 0 for i in node_ids]
     rows = await ctx.loader(loader_class).load_many(keys)
     return [present(row) if row is not None and visible(ctx.actor, row) else None for row in rows]
 
@@ -689,7 +689,7 @@ class Bid(SealedNode, relay.Node):
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
         ctx = context_of(info)
-        keys = [int(i) if str(i).isdigit() else 0 for i in node_ids]
+        keys = [parse_pk(i) or 0 for i in node_ids]
         bids = await ctx.loader(loaders.BidByIdLoader).load_many(keys)
         tender_ids = [b.tender_id if b else 0 for b in bids]
         visible = await ctx.loader(loaders.VisibleBidsByTenderLoader).load_many(tender_ids)
@@ -749,9 +749,9 @@ class Challenge(relay.Node):
         result = []
         for node_id in node_ids:
             challenge = None
-            if str(node_id).isdigit():
+            if pk := parse_pk(node_id):
                 async with ctx.db() as session:
-                    row = await session.get(m.Challenge, int(node_id))
+                    row = await session.get(m.Challenge, pk)
                     tender = await session.get(m.Tender, row.tender_id) if row else None
                 if row and (
                     tendering.is_owner(ctx.actor, tender)

@@ -132,6 +132,7 @@ def create_app(
         settings=settings,
         load_actor=market_service.load_actor,
     )
+    contracts.pages.redact_access_log()
 
     async def health(_request: Request) -> JSONResponse:
         async with sessionmaker() as session:
@@ -309,7 +310,7 @@ def journal_verify() -> None:
 
 @notify_cli.command("send")
 def notify_send(limit: int = typer.Option(500, help="At most this many messages.")) -> None:
-    """Deliver pending messages through NOTIFY_BACKEND (default console: the log); sent ones keep no phone."""
+    """Deliver pending messages through NOTIFY_BACKEND (default console: the log); only masks remain."""
     from contracts import service as contracts_service
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -323,6 +324,22 @@ def notify_send(limit: int = typer.Option(500, help="At most this many messages.
 
     sent, failed = _run(work)
     typer.echo(f"{sent} sent, {failed} failed (left pending for a retry)")
+
+
+@notify_cli.command("reseal")
+def notify_reseal() -> None:
+    """Seal pending messages again under the first of OUTBOX_KEYS, so that an older key can be dropped."""
+    from contracts import service as contracts_service
+
+    async def work(session):
+        result = await contracts_service.reseal_pending(session=session)
+        await session.commit()
+        return result
+
+    resealed, unreadable = _run(work)
+    typer.echo(f"{resealed} resealed, {unreadable} opened by no configured key (left as they are)")
+    if unreadable:
+        raise typer.Exit(1)
 
 
 @schema_cli.command("export")

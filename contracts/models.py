@@ -87,7 +87,7 @@ class ContractKpi(KpiFields, table=True):
 class Delivery(SQLModel, table=True):
     """A service delivered to a resident, recorded by the provider (SPEC §5.3).
 
-    The resident's phone is kept only as a keyed hash; the clear number lives in
+    The resident's phone is kept only as a keyed hash; the clear number is sealed in
     the outbox message until it is sent. The link token is stored hashed.
     """
 
@@ -145,19 +145,27 @@ class NotificationStatus(enum.Enum):
 
 
 class Notification(SQLModel, table=True):
-    """The outbox: messages the platform sends (SMS to residents). Cleared of personal data once sent."""
+    """The outbox: messages the platform sends (SMS to residents).
+
+    The clear message (the resident's number, the link with its token) is kept only sealed
+    (`core.sealing`) while the message is PENDING; the readable columns hold masks from the
+    start, and the sealed value is dropped once the message is sent or given up.
+    """
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=20)
     recipient: str = Field(max_length=64)
-    """The clear phone number while PENDING; only a mask (138****1234) once sent."""
+    """A mask of the phone number (138****1234), never the number."""
     body: str = Field(sa_column=Column(Text, nullable=False))
-    """The message; its link token is replaced by a mask once sent."""
+    """The message with the link's token masked."""
+    sealed: str | None = Field(default=None, sa_column=Column(Text))
+    """The clear recipient and body, sealed; null once sent or given up."""
     status: NotificationStatus = Field(
         default=NotificationStatus.PENDING, sa_type=enum_type(NotificationStatus), index=True
     )
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, sa_column=Column(Text))
+    """The gateway's last error, with phone numbers and link tokens masked."""
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
     sent_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     delivery_id: int | None = Field(default=None, foreign_key="delivery.id", index=True)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from collections.abc import Callable
 from pathlib import Path
@@ -426,6 +427,29 @@ async def _complain(session: AsyncSession, token: str, form: Any, request: Reque
 
 
 HANDLERS = {"dispute": _dispute, "rate": _rate, "complaint": _complain}
+
+
+class AccessLogRedaction(logging.Filter):
+    """uvicorn's access log writes each request's path: a link's token is masked there, and the query
+    string dropped (a GraphQL GET carries a resident's token in it). Added to `uvicorn.access`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                service.mask_links(arg.split("?", 1)[0]) + ("?…" if "?" in arg else "")
+                if isinstance(arg, str) and arg.startswith("/")
+                else arg
+                for arg in record.args
+            )
+        return True
+
+
+ACCESS_LOG_REDACTION = AccessLogRedaction()
+
+
+def redact_access_log() -> None:
+    """Install the filter once (logging ignores a filter added twice)."""
+    logging.getLogger("uvicorn.access").addFilter(ACCESS_LOG_REDACTION)
 
 
 def routes(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Route]:

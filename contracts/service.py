@@ -35,7 +35,7 @@ from contracts.models import (
     Severity,
     StaffPhone,
 )
-from core import clock, journal
+from core import clock, journal, sealing
 from core.auth import Actor, Role, require
 from core.db import to_money
 from core.errors import (
@@ -380,8 +380,7 @@ async def record_delivery(
     session.add(delivery)
     await session.flush()
     provider_name, service_name = await _names(session, contract)
-    notification = Notification(
-        channel="sms",
+    notification = queue_text(
         recipient=phone,
         body=(
             f"【政府购买服务】{provider_name}于{delivered_on:%m月%d日}为您提供了“{service_name}”服务。"
@@ -609,14 +608,70 @@ class NotificationBackend(Protocol):
     def send(self, *, channel: str, recipient: str, body: str) -> str | None: ...
 
 
-class ConsoleBackend:
-    """Writes messages to the log: for development, and where no SMS gateway is configured."""
+_TOKEN_IN_LINK = re.compile(r"(/r/)[A-Za-z0-9_\-]+")
+# A mainland mobile number however it was written: +86 159-8765-4321, 0086 15987654321, 159 8765 4321.
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:(?:\+|00)?86[\s\-]?)?1[3-9]\d(?:[\s\-]?\d){8}(?!\d)")
+MAX_SEND_ATTEMPTS = 5
 
-    def __init__(self, write=None):
+
+def mask_links(text: str) -> str:
+    """The text with the token of every resident link masked: /r/••••••."""
+    return _TOKEN_IN_LINK.sub(r"\1••••••", text)
+
+
+def mask_personal_data(text: str) -> str:
+    """The text with resident links' tokens and mainland mobile numbers masked (logs, stored errors)."""
+    return _MOBILE_IN_TEXT.sub(
+        lambda m: mask_phone(normalise_phone(m.group()) or m.group()), mask_links(text)
+    )
+
+
+@dataclass(frozen=True)
+class Text:
+    """A message as the gateway receives it; it exists only in memory."""
+
+    recipient: str
+    body: str
+
+
+def queue_text(
+    *, recipient: str, body: str, created_at: dt.datetime, delivery_id: int | None = None
+) -> Notification:
+    """An SMS for the outbox: readable only as masks, the clear text sealed until it is sent."""
+    return Notification(
+        channel="sms",
+        recipient=mask_phone(recipient),
+        body=mask_links(body),
+        sealed=sealing.seal({"recipient": recipient, "body": body}),
+        created_at=created_at,
+        delivery_id=delivery_id,
+    )
+
+
+def unseal(message: Notification) -> Text:
+    """The clear text of a pending message; raises `sealing.Unreadable` when it cannot be opened."""
+    if message.sealed is None:
+        raise sealing.Unreadable(f"the message is {message.status.value}: only its masks are kept")
+    values = sealing.unseal(message.sealed)
+    return Text(recipient=values["recipient"], body=values["body"])
+
+
+class ConsoleBackend:
+    """Writes messages to the log: for development, and where no SMS gateway is configured.
+
+    Outside production it writes the whole text, so that a developer can open the link; in
+    production only the masks, since logs are kept and read by more people than the outbox.
+    """
+
+    def __init__(self, write=None, *, reveal: bool | None = None):
         self.write = write or log.info
+        self.reveal = get_settings().environment != "production" if reveal is None else reveal
 
     def send(self, *, channel: str, recipient: str, body: str) -> str | None:
-        self.write(f"[{channel} to {recipient}] {body}")
+        if self.reveal:
+            self.write(f"[{channel} to {recipient}] {body}")
+        else:
+            self.write(f"[{channel} to {mask_phone(recipient)}] {mask_personal_data(body)}")
         return None
 
 
@@ -624,20 +679,10 @@ def backend_from_settings() -> NotificationBackend:
     return {"console": ConsoleBackend}[get_settings().notify_backend]()
 
 
-_TOKEN_IN_LINK = re.compile(r"(/r/)[A-Za-z0-9_\-]+")
-MAX_SEND_ATTEMPTS = 5
-
-
-def _forget_personal_data(message: Notification) -> None:
-    """Once a message is sent (or given up), only a mask of the number and of the link remains."""
-    message.recipient = mask_phone(message.recipient)
-    message.body = _TOKEN_IN_LINK.sub(r"\1••••••", message.body)
-
-
 async def send_notifications(
     *, session: AsyncSession, backend: NotificationBackend, limit: int = 500
 ) -> tuple[int, int]:
-    """Send pending messages; each sent message loses the clear number and the token. (sent, failed)."""
+    """Send pending messages; a sent (or given-up) message keeps only its masks. (sent, failed)."""
     pending = (
         await session.scalars(
             select(Notification)
@@ -651,20 +696,42 @@ async def send_notifications(
     for message in pending:
         message.attempts += 1
         try:
-            backend.send(channel=message.channel, recipient=message.recipient, body=message.body)
+            text = unseal(message)
+            backend.send(channel=message.channel, recipient=text.recipient, body=text.body)
         except Exception as error:  # any gateway failure leaves the message for a retry
-            message.last_error = str(error)[:500]
+            # A gateway may quote the number or the link back: the stored error does not.
+            message.last_error = mask_personal_data(str(error))[:500]
             failed += 1
             if message.attempts >= MAX_SEND_ATTEMPTS:
-                # Given up: the clear number and the link are not kept for ever either.
-                message.status = NotificationStatus.FAILED
-                _forget_personal_data(message)
+                # Given up: the clear text is not kept for ever either.
+                message.status, message.sealed = NotificationStatus.FAILED, None
             continue
         message.status, message.sent_at = NotificationStatus.SENT, await clock.now(session)
-        _forget_personal_data(message)
-        message.last_error = None
+        message.sealed, message.last_error = None, None
         sent += 1
     return sent, failed
+
+
+async def reseal_pending(*, session: AsyncSession) -> tuple[int, int]:
+    """Seal pending messages again under the first of OUTBOX_KEYS, so that older keys can be dropped.
+
+    (resealed, unreadable): a message no configured key opens is left as it is.
+    """
+    pending = (
+        await session.scalars(
+            select(Notification)
+            .where(Notification.status == NotificationStatus.PENDING, Notification.sealed.is_not(None))
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    resealed = unreadable = 0
+    for message in pending:
+        try:
+            message.sealed = sealing.reseal(message.sealed)
+            resealed += 1
+        except sealing.Unreadable:
+            unreadable += 1
+    return resealed, unreadable
 
 
 def notifications_statement() -> Select:

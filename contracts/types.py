@@ -488,12 +488,13 @@ class Appeal(relay.Node):
 
 
 @strawberry.type(
-    description="A message the platform sent or queued. Sent messages keep no phone or link token."
+    description="A message the platform sent or queued. Only masks are shown, queued or sent: the clear "
+    "number and link exist only sealed until the message is sent, and nowhere after."
 )
 class Notification:
     channel: str
-    recipient: str = strawberry.field(description="The phone number while queued; masked once sent.")
-    body: str
+    recipient: str = strawberry.field(description="The masked phone number (138****1234).")
+    body: str = strawberry.field(description="The text, its link's token masked (/r/••••••).")
     status: str
     created_at: dt.datetime
     sent_at: dt.datetime | None

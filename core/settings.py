@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
     """Signs login tokens and keys the resident-phone hashes."""
 
+    outbox_keys: str = ""
+    """Secrets that seal the outbox's pending messages (`core.sealing`), comma-separated: the first
+    seals, every one opens, so a key is rotated by putting the new one first. Empty: SECRET_KEY."""
+
     environment: Literal["development", "test", "production"] = "development"
     timezone: str = "Asia/Shanghai"
     public_base_url: str = "http://127.0.0.1:8000"
@@ -55,9 +59,20 @@ class Settings(BaseSettings):
                     "SECRET_KEY must be set to a random value of at least 32 characters "
                     "when ENVIRONMENT=production"
                 )
+            for key in self.outbox_keys.split(","):
+                if key.strip() and (key.strip().lower() in PLACEHOLDER_SECRETS or len(key.strip()) < 32):
+                    raise ValueError(
+                        "every OUTBOX_KEYS entry must be a random value of at least 32 characters "
+                        "when ENVIRONMENT=production"
+                    )
             if self.market_test_clock:
                 raise ValueError("MARKET_TEST_CLOCK cannot be enabled when ENVIRONMENT=production")
         return self
+
+    @property
+    def outbox_secrets(self) -> list[str]:
+        """The secrets of OUTBOX_KEYS in order, or SECRET_KEY alone."""
+        return [key.strip() for key in self.outbox_keys.split(",") if key.strip()] or [self.secret_key]
 
     @property
     def introspection_enabled(self) -> bool:

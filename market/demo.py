@@ -1074,7 +1074,7 @@ class _ContractStory:
             resident_phone=d.phone,
         )
         self.delivery_ids[d.day] = recorded.delivery.id
-        self.tokens[d.day] = _LINK_TOKEN.search(recorded.notification.body).group(1)
+        self.tokens[d.day] = _LINK_TOKEN.search(contracts.unseal(recorded.notification).body).group(1)
 
     async def rate(self, d: DemoDelivery) -> None:
         r = d.rating

@@ -55,7 +55,7 @@ async def _refused(world, **overrides) -> list[tuple[str, tuple | None]]:
 
 
 def _token_of(notification: cm.Notification) -> str:
-    return notification.body.split("/r/")[1].split(" ")[0]
+    return cw.link_token(notification)
 
 
 # ---------------------------------------------------------------- who and when
@@ -69,7 +69,10 @@ async def test_the_contracted_provider_records_a_delivery_and_the_link_is_queued
     assert (delivery.contract_id, delivery.units, delivery.note) == (world.contract.id, 3, "周二上午")
     assert delivery.delivered_on == await world.today()
     assert message.status == cm.NotificationStatus.PENDING and message.delivery_id == delivery.id
-    assert message.recipient == PHONE and "/r/" in message.body
+    # Readable: only masks. The text the resident gets is sealed until it is sent.
+    assert message.recipient == "159****4321" and "/r/••••••" in message.body
+    text = service.unseal(message)
+    assert text.recipient == PHONE and "/r/" in text.body and "/r/••••••" not in text.body
 
 
 async def test_a_provider_cannot_record_on_another_providers_contract(session):
@@ -203,7 +206,7 @@ async def test_usual_ways_of_writing_a_mobile_number_are_accepted(session, phone
     recorded = await _record(world, resident_phone=phone)
     # The same person whichever way the number was written: one hash, the message to the 11 digits.
     assert recorded.delivery.phone_hash == service.phone_hash(PHONE)
-    assert recorded.notification.recipient == PHONE
+    assert service.unseal(recorded.notification).recipient == PHONE
 
 
 async def test_several_problems_are_reported_together(session):
@@ -253,12 +256,16 @@ def _places(values, secret: str) -> list[tuple[str, str]]:
     )
 
 
-async def test_the_clear_number_and_the_token_live_only_in_the_outbox_until_sent(session):
+async def test_the_clear_number_and_the_token_are_in_no_column_pending_or_sent(session):
     world = await cw.build(session, start_in_days=10)
     _delivery, token = await world.deliver(phone="+86 159-8765-4321")
     values = await _every_value(session)
-    assert _places(values, PHONE) == [("notification", "recipient")]
-    assert _places(values, token) == [("notification", "body")]
+    # Pending: sealed, so in no column in clear; the outbox shows masks.
+    assert _places(values, PHONE) == []
+    assert _places(values, token) == []
+    assert _places(values, token[:12]) == []
+    message = (await session.scalars(select(cm.Notification))).one()
+    assert (message.recipient, message.sealed is not None) == ("159****4321", True)
 
     backend = Collect()
     assert await service.send_notifications(session=session, backend=backend) == (1, 0)
@@ -285,7 +292,8 @@ async def test_a_failed_send_keeps_the_message_for_a_retry(session):
     assert await service.send_notifications(session=session, backend=Down()) == (0, 1)
     await session.commit()
     message = (await session.scalars(select(cm.Notification))).one()
-    assert (message.status, message.recipient, message.attempts) == (cm.NotificationStatus.PENDING, PHONE, 1)
+    assert (message.status, message.attempts) == (cm.NotificationStatus.PENDING, 1)
+    assert service.unseal(message).recipient == PHONE
     assert "gateway down" in message.last_error
     backend = Collect()
     assert await service.send_notifications(session=session, backend=backend) == (1, 0)
@@ -395,5 +403,17 @@ async def test_admins_see_sent_messages_masked(session, api):
     [message] = (await api(NOTIFICATIONS, token=admin_token))["notifications"]
     assert message["recipient"] == "159****4321" and message["status"] == "SENT"
     assert message["sentAt"] is not None
-    assert "/r/" in message["body"] and token not in message["body"]
+    assert "/r/••••••" in message["body"] and token not in message["body"]
+    assert not [part for part in _token_parts(token) if part in message["body"]]
+
+
+async def test_admins_see_pending_messages_masked_too(session, api):
+    world = await cw.build(session, start_in_days=10)
+    _delivery, token = await world.deliver(phone=PHONE)
+    admin = await factories.user(session, Role.ADMIN)
+    await session.commit()
+    admin_token = await api.login(admin.email, factories.PASSWORD)
+    [message] = (await api(NOTIFICATIONS, token=admin_token))["notifications"]
+    assert (message["recipient"], message["status"], message["sentAt"]) == ("159****4321", "PENDING", None)
+    assert "/r/••••••" in message["body"]
     assert not [part for part in _token_parts(token) if part in message["body"]]

@@ -50,9 +50,14 @@ class ContractWorld:
             session=self.session, actor=self.provider, contract_id=self.contract.id,
             delivered_on=on or await self.today(), units=units, resident_phone=phone,
         )  # fmt: skip
-        token = recorded.notification.body.split("/r/")[1].split(" ")[0]
+        token = link_token(recorded.notification)
         await self.session.commit()
         return recorded.delivery, token
+
+
+def link_token(notification) -> str:
+    """The token of the link in a pending message, as the resident's phone receives it."""
+    return service.unseal(notification).body.split("/r/")[1].split(" ")[0]
 
 
 async def build(session, *, start_in_days: int = 0) -> ContractWorld:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select
+from sqlalchemy import Integer, Select, and_, cast, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.models import (
@@ -524,6 +524,10 @@ async def rate_delivery(
     check.raise_if_any()
     if delivery.disputed_at is not None:
         raise InvalidState("a disputed delivery cannot be rated")
+    address = address_hash(client_address) if client_address else None
+    if address is not None:
+        # Before the clock is read, so that ratings from one address are stamped in lock order.
+        await _lock_address(session, address)
     now = await clock.now(session)
     existing = await session.get(Rating, delivery.id, populate_existing=True)
     values = {
@@ -543,7 +547,6 @@ async def rate_delivery(
         await journal.record(session, actor=None, action="rating.changed", entity=existing, before=before)
         return await _view(session, delivery)
     contract = await session.get(Contract, delivery.contract_id)
-    address = address_hash(client_address) if client_address else None
     entry = Rating(
         delivery_id=delivery.id,
         contract_id=delivery.contract_id,
@@ -556,6 +559,27 @@ async def rate_delivery(
     session.add(entry)
     await journal.record(session, actor=None, action="rating.given", entity=entry)
     return await _view(session, delivery)
+
+
+# pg_advisory_xact_lock(class, key): the class keeps these keys apart from any other advisory lock.
+_ADDRESS_LOCK_CLASS = 5_400_004
+
+
+async def _lock_address(session: AsyncSession, address: str) -> None:
+    """Serialise the new ratings of one client address until this transaction ends (SPEC §5.4).
+
+    The per-hour count and the insert must not interleave with another rating from the
+    same address, or each counts the other as not yet there. Each rating locks only its
+    own delivery, so PostgreSQL takes a transaction-scoped advisory lock keyed by the
+    address hash (at READ COMMITTED the count, run after the lock is granted, sees every
+    rating committed before). SQLite needs nothing: the server's writing transactions are
+    BEGIN IMMEDIATE (`core.db.sqlite_writes`), one at a time.
+    """
+    if (await session.connection()).dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(address[:8]), "big", signed=True)
+        await session.execute(
+            select(func.pg_advisory_xact_lock(cast(_ADDRESS_LOCK_CLASS, Integer), cast(key, Integer)))
+        )
 
 
 async def _abuse(

@@ -15,6 +15,7 @@ from typing import Protocol
 
 from sqlalchemy import Integer, Select, and_, cast, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import verhoeff
 
 from contracts.models import (
     Appeal,
@@ -437,6 +438,8 @@ class ResidentView:
     service_name: str
     provider_name: str
     rating_editable_until: dt.datetime | None
+    complaints: list[Complaint]
+    """Complaints about the delivery (by the link or the hotline), newest first."""
 
 
 async def _by_token(session: AsyncSession, token: str, *, lock: bool = False) -> Delivery:
@@ -467,7 +470,14 @@ async def _view(session: AsyncSession, delivery: Delivery) -> ResidentView:
     if rating is not None:
         until = rating.created_at + RATING_EDIT_WINDOW
         editable = until if await clock.now(session) < until else None
-    return ResidentView(delivery, rating, service_name, provider_name, editable)
+    complaints = (
+        await session.scalars(
+            select(Complaint)
+            .where(Complaint.delivery_id == delivery.id)
+            .order_by(Complaint.created_at.desc(), Complaint.id.desc())
+        )
+    ).all()
+    return ResidentView(delivery, rating, service_name, provider_name, editable, list(complaints))
 
 
 def dispute_deadline(delivery: Delivery) -> dt.datetime:
@@ -736,6 +746,33 @@ def light_clause(wanted: Light, now: dt.datetime):
     return or_(*conditions)
 
 
+def new_complaint_reference() -> str:
+    """11 random digits (the first not 0) and a Verhoeff check digit, as 4-4-4: 3720-5481-9634.
+
+    Random rather than a running number: a reference says nothing about how many complaints
+    there are, and a neighbouring one cannot be guessed.
+    """
+    body = secrets.choice("123456789") + "".join(secrets.choice("0123456789") for _ in range(10))
+    digits = body + verhoeff.calc_check_digit(body)
+    return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
+
+
+def parse_complaint_reference(value: str) -> str:
+    """The reference as read out or typed (spaces, dashes or none), as 4-4-4; refused if a digit is off."""
+    digits = re.sub(r"[\s\-]", "", value)
+    if not (len(digits) == 12 and digits.isdigit() and verhoeff.is_valid(digits)):
+        raise Invalid("not a complaint reference: 12 digits, the last a check digit", field=["reference"])
+    return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
+
+
+async def _unused_reference(session: AsyncSession) -> str:
+    for _ in range(5):  # 10^11 numbers: a second try is already rare
+        reference = new_complaint_reference()
+        if not await session.scalar(select(exists().where(Complaint.reference == reference))):
+            return reference
+    raise RuntimeError("no unused complaint reference after 5 tries")
+
+
 async def _file_complaint(
     session: AsyncSession, actor: Actor | None, delivery: Delivery, *, category: str, text: str, channel: str
 ) -> Complaint:
@@ -747,6 +784,7 @@ async def _file_complaint(
                 field=["input", "text"])  # fmt: skip
     check.raise_if_any()
     complaint = Complaint(
+        reference=await _unused_reference(session),
         contract_id=delivery.contract_id,
         delivery_id=delivery.id,
         channel=channel,
@@ -839,8 +877,9 @@ def complaints_statement(
     status: ComplaintStatus | None,
     light_filter: Light | None,
     open_only: bool,
+    reference: str | None = None,
 ) -> Select:
-    """Complaints of the contracts whose details the caller may see."""
+    """Complaints of the contracts whose details the caller may see; `reference` as the resident read it."""
     statement = select(Complaint).join(Contract, Contract.id == Complaint.contract_id)
     if actor.role == Role.OFFICER:
         statement = statement.where(Contract.department_id == actor.department_id)
@@ -850,6 +889,8 @@ def complaints_statement(
         statement = statement.where(Contract.audit_firm_id == actor.audit_firm_id)
     elif actor.role != Role.ADMIN:
         statement = statement.where(false())
+    if reference is not None:
+        statement = statement.where(Complaint.reference == parse_complaint_reference(reference))
     if open_only:
         statement = statement.where(Complaint.status.in_([ComplaintStatus.OPEN, ComplaintStatus.RESPONDED]))
     if status is not None:

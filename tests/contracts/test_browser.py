@@ -1,9 +1,11 @@
 """The resident's link in a real browser: Debian's Chromium, headless, driven by Playwright.
 
 A real server (uvicorn, in a subprocess) runs over a scratch database that the test fills
-and commits for real. The test opens the link from the outbox message, rates 4 stars, and
-checks the rating through the GraphQL API of the same server. Screenshots go to
-test-output/browser/ at the project root.
+and commits for real. One test opens the link from the outbox message, rates 4 stars, and
+checks the rating through the GraphQL API of the same server; the other files a complaint on a
+360 px phone, reads its reference on the thanks page, and after the provider's answer sees the
+complaint on the page, in both languages, and an unknown link's page. Screenshots go to
+test-output/browser/ at the project root (resident-complaint-360.png: the complaint state).
 
 Needs `chromium` (apt-get install chromium) and the `playwright` package; never run
 `playwright install`. Without them the test is skipped, and fails when CI=true.

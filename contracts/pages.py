@@ -1,4 +1,5 @@
-"""The resident's page behind the link in the SMS (SPEC §5.4): dispute, rate, complain.
+"""The resident's page behind the link in the SMS (SPEC §5.4): dispute, rate, complain, and
+follow one's complaints (their reference numbers, status and answers).
 
 Server-rendered HTML (Jinja2, autoescaped) that works without JavaScript on a cheap
 phone: Chinese by default, English with `?lang=en`, large type and high contrast.

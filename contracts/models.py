@@ -175,6 +175,9 @@ class Complaint(SQLModel, table=True):
     """A complaint (投诉) about a delivery, with its service levels (SPEC §5.5)."""
 
     id: int | None = Field(default=None, primary_key=True)
+    reference: str = Field(max_length=14, unique=True)
+    """The number the resident quotes on the hotline: 12 digits as 4-4-4 (3720-5481-9634), random,
+    the last one a Verhoeff check digit (a mistyped digit or two swapped neighbours are caught)."""
     contract_id: int = Field(foreign_key="contract.id", index=True)
     delivery_id: int = Field(foreign_key="delivery.id", index=True)
     channel: str = Field(max_length=20)

@@ -1,4 +1,5 @@
-"""The resident's page behind the link in the SMS (SPEC §5.4): dispute, rate, complain.
+"""The resident's page behind the link in the SMS (SPEC §5.4): dispute, rate, complain, and
+follow one's complaints (their reference numbers, status and answers).
 
 Server-rendered HTML (Jinja2, autoescaped) that works without JavaScript on a cheap
 phone: Chinese by default, English with `?lang=en`, large type and high contrast.
@@ -18,9 +19,10 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -28,6 +30,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from contracts import service
+from contracts.models import ComplaintStatus
 from core import clock
 from core.db import sqlite_writes
 from core.errors import DomainError, ErrorCode, Invalid, Problem
@@ -39,6 +42,7 @@ LANGUAGES = ("zh", "en")
 DIMENSIONS = ("timeliness", "attitude", "professionalism")
 MAX_TEXT = 2000  # the service's limit for a comment; complaints and reasons are held to it too
 MAX_FIELDS = 16
+HOTLINE = "12345"  # 12345政务服务便民热线: the government service hotline, the same number everywhere
 MAX_FIELD_BYTES = 64 * 1024
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
@@ -116,13 +120,35 @@ TEXT: dict[str, dict[str, str]] = {
         "thanks_other": "谢谢您的反馈。",
         "back": "返回服务页面",
         "not_found_title": "链接无效",
-        "not_found_text": "没有找到这个链接。请检查短信里的链接是否完整，或拨打12345热线。",
+        "not_found_text": "没有找到这个链接。请检查短信里的链接是否完整，或拨打{hotline}热线。",
         "expired_title": "链接已过期",
-        "expired_text": "回访链接在发出后30天内有效，这个链接已过期。如需投诉，请拨打12345热线。",
+        "expired_text": "回访链接在发出后30天内有效，这个链接已过期。如需投诉，请拨打{hotline}热线。",
         "forbidden_title": "无法提交",
         "forbidden_text": "这个表单无法接受。请从短信里的链接重新打开本页后再试。",
         "bad_request_title": "无法提交",
         "bad_request_text": "提交的内容过长或格式不对。请返回后重试。",
+        "complaints_heading": "我的投诉",
+        "reference": "投诉编号",
+        "status": "办理状态",
+        "complaint_category": "投诉类别",
+        "status_OPEN": "等待答复",
+        "status_RESPONDED": "已答复，正在办理",
+        "status_RESOLVED": "已办结",
+        "status_RESOLVED_upheld": "已办结：投诉属实",
+        "status_RESOLVED_not_upheld": "已办结：投诉不属实",
+        "status_REJECTED": "不予受理",
+        "filed": "提交时间",
+        "channel": "提交方式",
+        "channel_LINK": "短信链接",
+        "channel_HOTLINE": "{hotline}热线",
+        "answer_due": "答复期限：{when}",
+        "settle_due": "办结期限：{when}",
+        "overdue": "已超过期限，正在督办",
+        "your_text": "投诉内容",
+        "response": "答复",
+        "no_response": "还没有答复。",
+        "resolution": "处理结果",
+        "quote_reference": "查询办理进展，请拨打{hotline}热线并报上投诉编号。",
         "datetime_format": "{d.year}年{d.month}月{d.day}日 {d:%H:%M}",
         "date_format": "{d.year}年{d.month}月{d.day}日",
     },
@@ -192,15 +218,38 @@ TEXT: dict[str, dict[str, str]] = {
         "back": "Back to the service page",
         "not_found_title": "Link not valid",
         "not_found_text": "This link was not found. Check that the link from the text message is complete, "
-        "or call the 12345 hotline.",
+        "or call the {hotline} hotline.",
         "expired_title": "Link expired",
         "expired_text": "Links are valid for 30 days after they are sent, and this one has expired. To "
-        "complain, call the 12345 hotline.",
+        "complain, call the {hotline} hotline.",
         "forbidden_title": "Not accepted",
         "forbidden_text": "This form could not be accepted. Open this page again from the link in the text "
         "message and try again.",
         "bad_request_title": "Not accepted",
         "bad_request_text": "What was sent is too long or not in the expected form. Go back and try again.",
+        "complaints_heading": "Your complaints",
+        "reference": "Reference number",
+        "status": "Status",
+        "complaint_category": "Category",
+        "status_OPEN": "Waiting for an answer",
+        "status_RESPONDED": "Answered, being settled",
+        "status_RESOLVED": "Settled",
+        "status_RESOLVED_upheld": "Settled: the complaint was upheld",
+        "status_RESOLVED_not_upheld": "Settled: the complaint was not upheld",
+        "status_REJECTED": "Not accepted",
+        "filed": "Filed",
+        "channel": "Filed through",
+        "channel_LINK": "the link in the text message",
+        "channel_HOTLINE": "the {hotline} hotline",
+        "answer_due": "To be answered by {when}",
+        "settle_due": "To be settled by {when}",
+        "overdue": "Overdue: it has been escalated",
+        "your_text": "The complaint",
+        "response": "Answer",
+        "no_response": "No answer yet.",
+        "resolution": "Decision",
+        "quote_reference": "To ask how it is going, call the {hotline} hotline and give the reference "
+        "number.",
         "datetime_format": "{d.day} {month} {d.year}, {d:%H:%M}",
         "date_format": "{d.day} {month} {d.year}",
     },
@@ -260,7 +309,12 @@ def _formatters(lang: str) -> dict[str, Callable]:
     def stars_text(n: int) -> str:
         return texts["star_1"] if n == 1 else texts["star_n"].format(n=n)
 
-    return {"when": when, "day": day, "stars_text": stars_text}
+    def hotline(text: str, **values: str) -> Markup:
+        """The text escaped, with the hotline number as a `tel:` link (one tap to call on a phone)."""
+        link = Markup('<a href="tel:{0}" class="tel">{0}</a>').format(HOTLINE)
+        return escape(text).format(hotline=link, **values)
+
+    return {"when": when, "day": day, "stars_text": stars_text, "hotline": hotline}
 
 
 def _headers(nonce: str | None = None) -> dict[str, str]:
@@ -290,17 +344,28 @@ def _render(name: str, lang: str, *, status: int = 200, **context) -> HTMLRespon
     return HTMLResponse(html, status_code=status, headers=_headers(nonce))
 
 
-def _problem_page(lang: str, kind: str, status: int) -> HTMLResponse:
-    return _render("resident_problem.html", lang, status=status, kind=kind)
+def _switch_url(request: Request, lang: str) -> str:
+    """The same page in the other language; after a refused POST, the link's page in it."""
+    other = TEXT[lang]["switch_lang"]
+    if request.method != "GET":
+        return f"/r/{quote(request.path_params['token'], safe='')}?lang={other}"
+    kept = [(k, v) for k, v in request.query_params.multi_items() if k in ("done", "ref")]
+    return f"{quote(request.url.path)}?{urlencode([*kept, ('lang', other)])}"
 
 
-def _link_problem(error: DomainError, lang: str) -> HTMLResponse | None:
+def _problem_page(request: Request, lang: str, kind: str, status: int) -> HTMLResponse:
+    return _render(
+        "resident_problem.html", lang, status=status, kind=kind, switch_url=_switch_url(request, lang)
+    )
+
+
+def _link_problem(request: Request, error: DomainError, lang: str) -> HTMLResponse | None:
     """The page for a link that is unknown (404) or expired (410); None for other errors."""
     code = error.problems[0].code
     if code == ErrorCode.TOKEN_INVALID:
-        return _problem_page(lang, "not_found", 404)
+        return _problem_page(request, lang, "not_found", 404)
     if code == ErrorCode.TOKEN_EXPIRED:
-        return _problem_page(lang, "expired", 410)
+        return _problem_page(request, lang, "expired", 410)
     return None
 
 
@@ -328,17 +393,48 @@ def _message(texts: dict[str, str], action: str, problem: Problem) -> str:
     return texts["err_generic"]
 
 
-def _urls(token: str, lang: str, done: str = "other") -> dict[str, str]:
+def _urls(token: str, lang: str, done: str = "other", reference: str | None = None) -> dict[str, str]:
     base = f"/r/{quote(token, safe='')}"
     suffix = "?lang=en" if lang == "en" else ""
     other = TEXT[lang]["switch_lang"]
+    thanks = f"{base}/thanks?done={done}" + (f"&ref={reference}" if reference else "")
     return {
         "page": base + suffix,
         "switch": f"{base}?lang={other}",
-        "thanks": f"{base}/thanks?done={done}" + ("&lang=en" if lang == "en" else ""),
-        "switch_thanks": f"{base}/thanks?done={done}&lang={other}",
+        "thanks": thanks + ("&lang=en" if lang == "en" else ""),
+        "switch_thanks": f"{thanks}&lang={other}",
         **{action: f"{base}/{action}{suffix}" for action in ACTIONS},
     }
+
+
+DUE_TEXT = {ComplaintStatus.OPEN: "answer_due", ComplaintStatus.RESPONDED: "settle_due"}
+
+
+def _complaint_items(complaints: list, lang: str, now: dt.datetime) -> list[dict[str, Any]]:
+    """The resident's complaints as the page shows them, in its language."""
+    texts = TEXT[lang]
+    english = {zh: en for zh, en in CATEGORIES.values()}
+    items = []
+    for complaint in complaints:
+        status = complaint.status.value
+        if complaint.status == ComplaintStatus.RESOLVED and complaint.substantiated is not None:
+            status += "_upheld" if complaint.substantiated else "_not_upheld"
+        deadline = service.current_deadline(complaint)
+        # Categories picked on this page have an English name; a hotline officer's own words stay.
+        category = english.get(complaint.category, complaint.category) if lang == "en" else complaint.category
+        items.append(
+            {
+                "row": complaint,
+                "status_key": complaint.status.value.lower(),
+                "status": texts["status_" + status],
+                "category": category,
+                "channel": "channel_HOTLINE" if complaint.channel == "HOTLINE" else "channel_LINK",
+                "due": DUE_TEXT.get(complaint.status),
+                "deadline": deadline,
+                "overdue": deadline is not None and now >= deadline,
+            }
+        )
+    return items
 
 
 async def _page(
@@ -375,6 +471,7 @@ async def _page(
         can_dispute=view.delivery.disputed_at is None and now < deadline,
         dispute_last_day=clock.today(deadline - dt.timedelta(microseconds=1)),
         dimensions=DIMENSIONS,
+        complaints=_complaint_items(view.complaints, lang, now),
         categories=[(key, names[0] if lang == "zh" else names[1]) for key, names in CATEGORIES.items()],
         star_words=TEXT[lang]["star_words"].split("|"),
         action=action,
@@ -401,6 +498,9 @@ def _long(value: str) -> None:
         raise Invalid(f"at most {MAX_TEXT} characters", field=["input", "length"])
 
 
+# Each handler returns what the thanks page names: the reference of a complaint, else None.
+
+
 async def _dispute(session: AsyncSession, token: str, form: Any, request: Request) -> None:
     reason = str(form.get("reason") or "")
     _long(reason)
@@ -419,11 +519,12 @@ async def _rate(session: AsyncSession, token: str, form: Any, request: Request) 
     await service.rate_delivery(session=session, token=token, rating=stars, client_address=address)
 
 
-async def _complain(session: AsyncSession, token: str, form: Any, request: Request) -> None:
+async def _complain(session: AsyncSession, token: str, form: Any, request: Request) -> str:
     text = str(form.get("text") or "")
     _long(text)
     category = CATEGORIES.get(str(form.get("category") or ""), ("",))[0]
-    await service.file_complaint(session=session, token=token, category=category, text=text)
+    complaint = await service.file_complaint(session=session, token=token, category=category, text=text)
+    return complaint.reference
 
 
 HANDLERS = {"dispute": _dispute, "rate": _rate, "complaint": _complain}
@@ -462,7 +563,7 @@ def routes(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Route]:
                 try:
                     return await _page(session, token, lang)
                 except DomainError as error:
-                    problem = _link_problem(error, lang)
+                    problem = _link_problem(request, error, lang)
                     if problem is None:
                         raise
                     return problem
@@ -474,35 +575,42 @@ def routes(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Route]:
                 try:
                     view = await service.resident_view(session=session, token=token)
                 except DomainError as error:
-                    problem = _link_problem(error, lang)
+                    problem = _link_problem(request, error, lang)
                     if problem is None:
                         raise
                     return problem
         done = request.query_params.get("done")
         done = done if done in DONE.values() else "other"
-        return _render("resident_thanks.html", lang, view=view, done=done, urls=_urls(token, lang, done))
+        # Only a complaint about this delivery is named; any other `ref` is ignored.
+        wanted = request.query_params.get("ref")
+        complaint = next((c for c in view.complaints if c.reference == wanted), None)
+        reference = complaint.reference if complaint is not None and done == "complained" else None
+        return _render(
+            "resident_thanks.html", lang, view=view, done=done, reference=reference,
+            urls=_urls(token, lang, done, reference),
+        )  # fmt: skip
 
     def make_post(action: str):
         async def post(request: Request) -> Response:
             token = request.path_params["token"]
             if not _same_origin(request):
-                return _problem_page(_language(request), "forbidden", 403)
+                return _problem_page(request, _language(request), "forbidden", 403)
             try:
                 form = await request.form(max_files=0, max_fields=MAX_FIELDS, max_part_size=MAX_FIELD_BYTES)
             except HTTPException:
-                return _problem_page(_language(request), "bad_request", 400)
+                return _problem_page(request, _language(request), "bad_request", 400)
             lang = _language(request, form)
             sent = str(form.get("csrf") or "")
             if not hmac.compare_digest(sent.encode(), csrf_token(token, action).encode()):
-                return _problem_page(lang, "forbidden", 403)
+                return _problem_page(request, lang, "forbidden", 403)
             with sqlite_writes(True):
                 async with sessionmaker() as session:
                     try:
-                        await HANDLERS[action](session, token, form, request)
+                        reference = await HANDLERS[action](session, token, form, request)
                         await session.commit()
                     except DomainError as error:
                         await session.rollback()
-                        problem = _link_problem(error, lang)
+                        problem = _link_problem(request, error, lang)
                         if problem is not None:
                             return problem
                         texts = TEXT[lang]
@@ -515,7 +623,7 @@ def routes(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Route]:
                     except BaseException:
                         await session.rollback()
                         raise
-            location = _urls(token, lang, DONE[action])["thanks"]
+            location = _urls(token, lang, DONE[action], reference)["thanks"]
             return RedirectResponse(location, status_code=303, headers=_headers())
 
         post.__name__ = f"resident_{action}"

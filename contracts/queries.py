@@ -69,6 +69,13 @@ class Query:
             LightType | None, strawberry.argument(description="Only complaints of this light.")
         ] = None,
         open_only: Annotated[bool, strawberry.argument(description="Only OPEN and RESPONDED.")] = True,
+        reference: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The complaint with this reference, whatever its status (a resident calling "
+                "the hotline); spaces and dashes are ignored; a mistyped number is INVALID."
+            ),
+        ] = None,
     ) -> ComplaintConnection:
         ctx = context_of(info)
         with query_errors():
@@ -79,7 +86,8 @@ class Query:
                     now=await clock.now(session),
                     status=status,
                     light_filter=light,
-                    open_only=open_only and status is None,
+                    open_only=open_only and status is None and reference is None,
+                    reference=reference,
                 )
                 page = await paginate(session, statement, first=first, after=after)
         return connection(page, Complaint.from_row)

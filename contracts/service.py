@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Select, and_, exists, false, func, or_, select
+from sqlalchemy import Integer, Select, and_, cast, exists, false, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum import verhoeff
 
 from contracts.models import (
     Appeal,
@@ -436,6 +437,8 @@ class ResidentView:
     service_name: str
     provider_name: str
     rating_editable_until: dt.datetime | None
+    complaints: list[Complaint]
+    """Complaints about the delivery (by the link or the hotline), newest first."""
 
 
 async def _by_token(session: AsyncSession, token: str, *, lock: bool = False) -> Delivery:
@@ -466,7 +469,14 @@ async def _view(session: AsyncSession, delivery: Delivery) -> ResidentView:
     if rating is not None:
         until = rating.created_at + RATING_EDIT_WINDOW
         editable = until if await clock.now(session) < until else None
-    return ResidentView(delivery, rating, service_name, provider_name, editable)
+    complaints = (
+        await session.scalars(
+            select(Complaint)
+            .where(Complaint.delivery_id == delivery.id)
+            .order_by(Complaint.created_at.desc(), Complaint.id.desc())
+        )
+    ).all()
+    return ResidentView(delivery, rating, service_name, provider_name, editable, list(complaints))
 
 
 def dispute_deadline(delivery: Delivery) -> dt.datetime:
@@ -523,6 +533,10 @@ async def rate_delivery(
     check.raise_if_any()
     if delivery.disputed_at is not None:
         raise InvalidState("a disputed delivery cannot be rated")
+    address = address_hash(client_address) if client_address else None
+    if address is not None:
+        # Before the clock is read, so that ratings from one address are stamped in lock order.
+        await _lock_address(session, address)
     now = await clock.now(session)
     existing = await session.get(Rating, delivery.id, populate_existing=True)
     values = {
@@ -542,7 +556,6 @@ async def rate_delivery(
         await journal.record(session, actor=None, action="rating.changed", entity=existing, before=before)
         return await _view(session, delivery)
     contract = await session.get(Contract, delivery.contract_id)
-    address = address_hash(client_address) if client_address else None
     entry = Rating(
         delivery_id=delivery.id,
         contract_id=delivery.contract_id,
@@ -555,6 +568,27 @@ async def rate_delivery(
     session.add(entry)
     await journal.record(session, actor=None, action="rating.given", entity=entry)
     return await _view(session, delivery)
+
+
+# pg_advisory_xact_lock(class, key): the class keeps these keys apart from any other advisory lock.
+_ADDRESS_LOCK_CLASS = 5_400_004
+
+
+async def _lock_address(session: AsyncSession, address: str) -> None:
+    """Serialise the new ratings of one client address until this transaction ends (SPEC §5.4).
+
+    The per-hour count and the insert must not interleave with another rating from the
+    same address, or each counts the other as not yet there. Each rating locks only its
+    own delivery, so PostgreSQL takes a transaction-scoped advisory lock keyed by the
+    address hash (at READ COMMITTED the count, run after the lock is granted, sees every
+    rating committed before). SQLite needs nothing: the server's writing transactions are
+    BEGIN IMMEDIATE (`core.db.sqlite_writes`), one at a time.
+    """
+    if (await session.connection()).dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(address[:8]), "big", signed=True)
+        await session.execute(
+            select(func.pg_advisory_xact_lock(cast(_ADDRESS_LOCK_CLASS, Integer), cast(key, Integer)))
+        )
 
 
 async def _abuse(
@@ -779,6 +813,33 @@ def light_clause(wanted: Light, now: dt.datetime):
     return or_(*conditions)
 
 
+def new_complaint_reference() -> str:
+    """11 random digits (the first not 0) and a Verhoeff check digit, as 4-4-4: 3720-5481-9634.
+
+    Random rather than a running number: a reference says nothing about how many complaints
+    there are, and a neighbouring one cannot be guessed.
+    """
+    body = secrets.choice("123456789") + "".join(secrets.choice("0123456789") for _ in range(10))
+    digits = body + verhoeff.calc_check_digit(body)
+    return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
+
+
+def parse_complaint_reference(value: str) -> str:
+    """The reference as read out or typed (spaces, dashes or none), as 4-4-4; refused if a digit is off."""
+    digits = re.sub(r"[\s\-]", "", value)
+    if not (len(digits) == 12 and digits.isdigit() and verhoeff.is_valid(digits)):
+        raise Invalid("not a complaint reference: 12 digits, the last a check digit", field=["reference"])
+    return f"{digits[:4]}-{digits[4:8]}-{digits[8:]}"
+
+
+async def _unused_reference(session: AsyncSession) -> str:
+    for _ in range(5):  # 10^11 numbers: a second try is already rare
+        reference = new_complaint_reference()
+        if not await session.scalar(select(exists().where(Complaint.reference == reference))):
+            return reference
+    raise RuntimeError("no unused complaint reference after 5 tries")
+
+
 async def _file_complaint(
     session: AsyncSession, actor: Actor | None, delivery: Delivery, *, category: str, text: str, channel: str
 ) -> Complaint:
@@ -790,6 +851,7 @@ async def _file_complaint(
                 field=["input", "text"])  # fmt: skip
     check.raise_if_any()
     complaint = Complaint(
+        reference=await _unused_reference(session),
         contract_id=delivery.contract_id,
         delivery_id=delivery.id,
         channel=channel,
@@ -882,8 +944,9 @@ def complaints_statement(
     status: ComplaintStatus | None,
     light_filter: Light | None,
     open_only: bool,
+    reference: str | None = None,
 ) -> Select:
-    """Complaints of the contracts whose details the caller may see."""
+    """Complaints of the contracts whose details the caller may see; `reference` as the resident read it."""
     statement = select(Complaint).join(Contract, Contract.id == Complaint.contract_id)
     if actor.role == Role.OFFICER:
         statement = statement.where(Contract.department_id == actor.department_id)
@@ -893,6 +956,8 @@ def complaints_statement(
         statement = statement.where(Contract.audit_firm_id == actor.audit_firm_id)
     elif actor.role != Role.ADMIN:
         statement = statement.where(false())
+    if reference is not None:
+        statement = statement.where(Complaint.reference == parse_complaint_reference(reference))
     if open_only:
         statement = statement.where(Complaint.status.in_([ComplaintStatus.OPEN, ComplaintStatus.RESPONDED]))
     if status is not None:

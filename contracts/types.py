@@ -261,6 +261,47 @@ async def _nodes_of_contracts(info: Info, node_ids, loader_class, present) -> li
     ]
 
 
+REFERENCE_DESCRIPTION = (
+    "The number the resident quotes on the hotline, as shown on their page: 12 digits as 4-4-4 "
+    "(3720-5481-9634), the last a check digit."
+)
+
+
+@strawberry.type(description="A complaint about the delivery, as the resident sees it through the link.")
+class ResidentComplaint:
+    reference: str = strawberry.field(description=REFERENCE_DESCRIPTION)
+    channel: str = strawberry.field(description="LINK (the resident) or HOTLINE (filed by an officer).")
+    category: str
+    text: str
+    status: ComplaintStatusType
+    substantiated: bool | None = strawberry.field(description="Once RESOLVED: whether it was upheld.")
+    response: str | None = strawberry.field(description="The provider's or the officer's first response.")
+    responded_at: dt.datetime | None
+    resolution_note: str | None = strawberry.field(description="The officer's decision, once closed.")
+    closed_at: dt.datetime | None
+    created_at: dt.datetime
+    deadline: dt.datetime | None = strawberry.field(
+        description="24 hours from filing to respond; 7 days to resolve once responded; null when closed."
+    )
+
+    @classmethod
+    def from_row(cls, row: m.Complaint) -> ResidentComplaint:
+        return cls(
+            reference=row.reference,
+            channel=row.channel,
+            category=row.category,
+            text=row.text,
+            status=row.status,
+            substantiated=row.substantiated,
+            response=row.response,
+            responded_at=row.responded_at,
+            resolution_note=row.resolution_note,
+            closed_at=row.closed_at,
+            created_at=row.created_at,
+            deadline=service.current_deadline(row),
+        )
+
+
 @strawberry.type(description="What a resident sees through the link sent to them.")
 class ResidentDelivery:
     service_name: str
@@ -274,6 +315,9 @@ class ResidentDelivery:
     )
     dispute_until: dt.datetime = strawberry.field(description="Until when the delivery may be disputed.")
     link_valid_until: dt.datetime
+    complaints: list[ResidentComplaint] = strawberry.field(
+        description="Complaints about the delivery, by the link or the hotline, newest first."
+    )
 
     @classmethod
     def from_view(cls, view: service.ResidentView) -> ResidentDelivery:
@@ -287,12 +331,14 @@ class ResidentDelivery:
             rating_editable_until=view.rating_editable_until,
             dispute_until=service.dispute_deadline(view.delivery),
             link_valid_until=view.delivery.token_expires_at,
+            complaints=[ResidentComplaint.from_row(c) for c in view.complaints],
         )
 
 
 @strawberry.type(description="A complaint (投诉) about a delivery, with its service-level light.")
 class Complaint(relay.Node):
     id: relay.NodeID[int]
+    reference: str = strawberry.field(description=REFERENCE_DESCRIPTION)
     channel: str = strawberry.field(description="LINK (the resident) or HOTLINE (filed by an officer).")
     category: str
     text: str
@@ -301,6 +347,7 @@ class Complaint(relay.Node):
     response: str | None
     responded_at: dt.datetime | None
     resolution_note: str | None
+    closed_at: dt.datetime | None
     created_at: dt.datetime
     row: strawberry.Private[m.Complaint]
 
@@ -331,6 +378,7 @@ class Complaint(relay.Node):
     def from_row(cls, row: m.Complaint) -> Complaint:
         return cls(
             id=row.id,
+            reference=row.reference,
             channel=row.channel,
             category=row.category,
             text=row.text,
@@ -339,6 +387,7 @@ class Complaint(relay.Node):
             response=row.response,
             responded_at=row.responded_at,
             resolution_note=row.resolution_note,
+            closed_at=row.closed_at,
             created_at=row.created_at,
             row=row,
         )

@@ -592,6 +592,7 @@ async def file_complaint(w: Walkthrough) -> None:
     )
     complaint = data["fileComplaint"]["complaint"]
     assert (complaint["status"], complaint["light"]) == ("OPEN", "GREEN")
+    assert re.fullmatch(r"\d{4}-\d{4}-\d{4}", complaint["reference"])
     w.note_id("complaint", complaint["id"])
 
 

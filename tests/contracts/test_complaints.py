@@ -2,15 +2,22 @@
 
 import datetime as dt
 import math
+import re
 
 import pytest
+from alembic import command
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from sqlalchemy import select
+from stdnum import verhoeff
 
+import app as application
 from contracts import models as cm
 from contracts import service
 from contracts.models import ComplaintStatus, Light
 from core import clock
-from core.api import encode_id
+from core.api import decode_id, encode_id
+from core.db import create_sessionmaker
 from core.errors import DomainError
 from tests import factories
 from tests.contracts import world as cw
@@ -115,6 +122,127 @@ async def test_a_hotline_complaint_only_by_the_departments_officers(session):
     )
     assert await _refused(session, call) == [("NOT_FOUND", ("input", "deliveryId"))]
     assert (await session.scalars(select(cm.Complaint))).all() == []
+
+
+# ---------------------------------------------------------------- reference numbers
+
+REFERENCE = re.compile(r"^[1-9]\d{3}-\d{4}-\d{4}$")
+BY_REFERENCE = (
+    "query($r: String!) { complaints(reference: $r) { totalCount edges { node { id reference status } } } }"
+)
+
+
+def test_a_reference_is_12_digits_in_4_4_4_with_a_check_digit():
+    references = {service.new_complaint_reference() for _ in range(200)}
+    assert len(references) == 200  # random, not a running number
+    for reference in references:
+        assert REFERENCE.match(reference), reference
+        digits = reference.replace("-", "")
+        assert verhoeff.is_valid(digits)
+        # However the resident reads or types it, it is the same reference.
+        assert service.parse_complaint_reference(digits) == reference
+        assert service.parse_complaint_reference(f" {digits[:4]} {digits[4:8]} {digits[8:]} ") == reference
+
+
+@given(st.text("0123456789", min_size=11, max_size=11), st.integers(0, 11), st.integers(1, 9))
+def test_a_reference_with_one_digit_wrong_is_refused(body, position, change):
+    digits = body + verhoeff.calc_check_digit(body)
+    wrong = digits[:position] + str((int(digits[position]) + change) % 10) + digits[position + 1 :]
+    with pytest.raises(DomainError) as raised:
+        service.parse_complaint_reference(wrong)
+    assert [(p.code.value, p.field) for p in raised.value.problems] == [("INVALID", ("reference",))]
+
+
+@given(st.text("0123456789", min_size=11, max_size=11), st.integers(0, 10))
+def test_a_reference_with_two_neighbours_swapped_is_refused(body, position):
+    digits = body + verhoeff.calc_check_digit(body)
+    assume(digits[position] != digits[position + 1])
+    swapped = digits[:position] + digits[position + 1] + digits[position] + digits[position + 2 :]
+    with pytest.raises(DomainError):
+        service.parse_complaint_reference(swapped)
+
+
+@pytest.mark.parametrize(
+    "value", ["", "1234-5678-901", "1234-5678-90123", "abcd-efgh-ijkl", "1234/5678/9012"]
+)
+def test_what_is_not_a_reference_is_refused(value):
+    with pytest.raises(DomainError):
+        service.parse_complaint_reference(value)
+
+
+async def test_each_complaint_has_its_own_reference_shown_the_same_in_the_api(session, api):
+    world = await cw.build(session, start_in_days=10)
+    _delivery, token = await world.deliver()
+    filed = []
+    for text in ("迟到", "态度差", "没打扫"):
+        payload = (
+            await api(
+                "mutation($i: FileComplaintInput!) { fileComplaint(input: $i) { complaint { id reference } } }",
+                {"i": {"token": token, "category": "服务态度", "text": text}},
+            )
+        )["fileComplaint"]["complaint"]
+        filed.append(payload)
+    rows = {r.id: r for r in (await session.scalars(select(cm.Complaint))).all()}
+    assert len({c["reference"] for c in filed}) == 3
+    for complaint in filed:
+        assert REFERENCE.match(complaint["reference"])
+        assert (
+            rows[int(decode_id(complaint["id"], "Complaint", field=["id"]))].reference
+            == complaint["reference"]
+        )
+    # The resident's view of the delivery lists them, newest first, with the same references.
+    mine = (
+        await api(
+            "query($t: String!) { residentDelivery(token: $t) { complaints { reference text status } } }",
+            {"t": token},
+        )
+    )["residentDelivery"]["complaints"]
+    assert [(c["reference"], c["text"]) for c in mine] == [
+        (c["reference"], t) for c, t in zip(reversed(filed), ("没打扫", "态度差", "迟到"), strict=True)
+    ]
+
+
+async def test_the_hotline_finds_a_complaint_by_the_reference_the_resident_reads_out(session, api):
+    world = await cw.build(session, start_in_days=10)
+    complaint = await _complaint(world)
+    await _complaint(world)
+    await service.close_complaint(
+        session=session, actor=world.officer, complaint_id=complaint.id, note="不属实", substantiated=False
+    )
+    await session.commit()
+    officer = await _login(api, world)
+    spoken = complaint.reference.replace("-", " ")
+    found = (await api(BY_REFERENCE, {"r": spoken}, token=officer))["complaints"]
+    # Closed complaints too: the resident may call about one that was settled.
+    assert found["totalCount"] == 1
+    assert found["edges"][0]["node"] == {"id": _gid(complaint), "reference": complaint.reference,
+                                         "status": "RESOLVED"}  # fmt: skip
+    # Only within what the caller may see: another department's officer finds nothing.
+    other = await api.login(world.market.users["other_officer"].email, factories.PASSWORD)
+    assert (await api(BY_REFERENCE, {"r": spoken}, token=other))["complaints"]["totalCount"] == 0
+    digits = complaint.reference.replace("-", "")
+    mistyped = digits[:3] + str((int(digits[3]) + 1) % 10) + digits[4:]
+    response = (
+        await api.raw(BY_REFERENCE, {"r": mistyped}, headers={"Authorization": f"Bearer {officer}"})
+    ).json()
+    assert response["data"] is None
+    assert response["errors"][0]["extensions"] == {"code": "INVALID", "field": ["reference"]}
+
+
+async def test_complaints_filed_before_references_get_one_when_migrating(scratch_engine):
+    """Revision 0004 gives every existing complaint a reference, each its own."""
+    async with create_sessionmaker(scratch_engine)() as session:
+        world = await cw.build(session, start_in_days=10)
+        for _ in range(3):
+            await _complaint(world)
+    await scratch_engine.dispose()
+    url = scratch_engine.url.render_as_string(hide_password=False)
+    command.downgrade(application.alembic_config(url), "0003_delivery")
+    command.upgrade(application.alembic_config(url), "head")
+    async with create_sessionmaker(scratch_engine)() as session:
+        references = (await session.scalars(select(cm.Complaint.reference))).all()
+    assert len(references) == 3 and len(set(references)) == 3
+    assert all(REFERENCE.match(r) and verhoeff.is_valid(r.replace("-", "")) for r in references)
 
 
 # ---------------------------------------------------------------- responding and closing

@@ -8,9 +8,11 @@ import json
 import math
 import random
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
+import app as application
 from contracts import models as cm
 from contracts import service
 from core import clock
@@ -367,6 +369,80 @@ async def test_the_hour_counts_ratings_given_after_now_minus_one_hour(session):
     clock.pin(session, t0 + dt.timedelta(hours=1))
     assert (await _rate(session, tokens[6], address="10.0.0.1")).rating.flag_reason is None
     clock.pin(session, None)
+
+
+BURST = 12  # simultaneous ratings from one address, each of its own delivery
+
+
+async def _burst_world(engine):
+    """A contract on a database of its own with BURST + 2 deliveries, each to another resident."""
+    async with create_sessionmaker(engine)() as session:
+        world = await cw.build(session, start_in_days=10)
+        tokens = [(await world.deliver(phone=f"1390000{i:04d}"))[1] for i in range(BURST + 2)]
+    return world, tokens
+
+
+async def _flags(engine) -> list[bool]:
+    async with create_sessionmaker(engine)() as session:
+        ratings = (await session.scalars(select(cm.Rating).order_by(cm.Rating.created_at))).all()
+    return [service.is_flagged(r) for r in ratings]
+
+
+async def test_the_hourly_rule_holds_when_one_address_rates_many_deliveries_at_once(scratch_engine):
+    """Each rating locks only its own delivery; the count per address must still see every other one."""
+    world, tokens = await _burst_world(scratch_engine)
+    sessionmaker = create_sessionmaker(scratch_engine)
+    start = asyncio.Barrier(BURST)
+
+    async def rate(token: str) -> None:
+        async with sessionmaker() as session:
+            await start.wait()
+            await service.rate_delivery(
+                session=session, token=token, rating=service.Stars(5), client_address="198.51.100.7"
+            )
+            await asyncio.sleep(0.02)  # the others run while this one is uncommitted
+            await session.commit()
+
+    await asyncio.gather(*(rate(token) for token in tokens[:BURST]))
+    # The first five by time count; the other seven wait for an officer.
+    assert await _flags(scratch_engine) == [False] * 5 + [True] * (BURST - 5)
+
+    # The test clock: 59 minutes later the burst still counts, an hour later it has dropped out.
+    await world.advance(59 * 60)
+    async with sessionmaker() as session:  # a session reads the clock's offset once
+        late = await _rate(session, tokens[BURST], address="198.51.100.7")
+    assert service.is_flagged(late.rating)
+    await world.advance(60)
+    async with sessionmaker() as session:
+        later = await _rate(session, tokens[BURST + 1], address="198.51.100.7")
+    assert later.rating.flag_reason is None
+
+
+async def test_the_hourly_rule_holds_for_simultaneous_requests_to_the_server(scratch_engine):
+    """The same through the server's two ways in (the page's form and the GraphQL mutation), at once."""
+    from contracts import pages
+
+    _world, tokens = await _burst_world(scratch_engine)
+    asgi = application.create_app(settings=get_settings(), sessionmaker=create_sessionmaker(scratch_engine))
+    start = asyncio.Barrier(BURST)
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=asgi), base_url="http://test") as client:
+
+        async def by_page(token: str) -> None:
+            form = {"csrf": pages.csrf_token(token, "rate"), "lang": "zh", "stars": "5"}
+            await start.wait()
+            response = await client.post(f"/r/{token}/rate", data=form)
+            assert response.status_code == 303, response.text
+
+        async def by_api(token: str) -> None:
+            await start.wait()
+            response = await client.post("/graphql", json={"query": RATE, "variables": {
+                "i": {"token": token, "stars": 5}}})  # fmt: skip
+            assert response.json()["data"]["rateDelivery"]["errors"] == [], response.text
+
+        await asyncio.gather(*((by_page if i % 2 else by_api)(t) for i, t in enumerate(tokens[:BURST])))
+    # Both ways take the client's address (the same here) and count it under the same lock.
+    assert await _flags(scratch_engine) == [False] * 5 + [True] * (BURST - 5)
 
 
 async def test_the_api_counts_ratings_by_the_callers_address(session, api):

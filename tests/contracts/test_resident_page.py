@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
@@ -11,6 +12,7 @@ from sqlalchemy import select
 from contracts import models as cm
 from contracts import service
 from core.api import encode_id
+from core.settings import get_settings
 from tests import factories
 from tests.contracts import world as cw
 
@@ -46,6 +48,42 @@ class Forms(HTMLParser):
     def handle_endtag(self, tag):
         if tag == "form":
             self.current = None
+
+
+class Hotline(HTMLParser):
+    """Where the hotline number appears: in the text of a `tel:` link, or elsewhere in the text."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.links: list[str] = []  # text of <a href="tel:12345">
+        self.bare = 0  # times 12345 appears in text outside such a link
+        self.inside = False
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "a" and dict(attrs).get("href") == "tel:12345":
+            self.inside = True
+
+    def handle_endtag(self, tag):
+        if tag == "a":
+            self.inside = False
+
+    def handle_data(self, data):
+        if self.inside:
+            self.links.append(data)
+        else:
+            self.bare += data.count("12345")
+
+
+def calls_the_hotline(html: str) -> bool:
+    """The number appears, and everywhere only as a link that calls it."""
+    found = Hotline(html)
+    return found.bare == 0 and found.links != [] and set(found.links) == {"12345"}
+
+
+def switch_link(html: str) -> str:
+    """The href of the language switch in the page's header."""
+    return re.search(r'<header class="bar">.*?<a href="([^"]+)"', html, re.S).group(1).replace("&amp;", "&")
 
 
 @pytest.fixture
@@ -166,10 +204,11 @@ async def test_a_dispute_and_a_complaint(session, api, resident):
 
     response = await post(api, token, "complaint", {"category": "attitude", "text": "电话打不通"})
     assert response.status_code == 303
-    assert response.headers["location"] == f"/r/{token}/thanks?done=complained"
-    assert "您的投诉已提交" in (await api.client.get(response.headers["location"])).text
     _, _, complaints = await stored(session, delivery.id)
     assert [(c.category, c.text, c.channel) for c in complaints] == [("服务态度", "电话打不通", "LINK")]
+    reference = complaints[0].reference
+    assert response.headers["location"] == f"/r/{token}/thanks?done=complained&ref={reference}"
+    assert "您的投诉已提交" in (await api.client.get(response.headers["location"])).text
 
 
 async def test_user_errors_show_the_form_again_with_the_reason(session, api, resident):
@@ -291,3 +330,142 @@ async def test_a_comment_is_shown_escaped(session, api, resident):
         "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in response.text
     )
     assert "<script" not in response.text and "<img" not in response.text
+
+
+# ---------------------------------------------------------------- the resident's complaints
+
+
+async def test_the_page_shows_a_complaint_with_its_reference_status_and_answer(session, api, resident):
+    world, delivery, token = resident
+    response, _ = await page(api, token)
+    assert 'id="complaints"' not in response.text  # nothing to show before a complaint
+
+    response = await post(api, token, "complaint", {"category": "late", "text": "约好9点，\n10点半才到"})
+    assert response.status_code == 303
+    _, _, (complaint,) = await stored(session, delivery.id)
+    reference = complaint.reference
+    thanks = (await api.client.get(response.headers["location"])).text
+    assert f'<strong class="reference" id="reference">{reference}</strong>' in thanks
+    assert "报上投诉编号" in thanks and calls_the_hotline(thanks)
+    assert switch_link(thanks) == f"/r/{token}/thanks?done=complained&ref={reference}&lang=en"
+    english = (await api.client.get(switch_link(thanks))).text
+    assert f'Reference number: <strong class="reference" id="reference">{reference}</strong>' in english
+    # Another delivery's reference (or a made-up one) is not named on this link's thanks page.
+    _, other_token = await world.deliver(phone="13912345678")
+    other = await service.file_complaint(session=session, token=other_token, category="其他", text="吵")
+    await session.commit()
+    foreign = (await api.client.get(f"/r/{token}/thanks?done=complained&ref={other.reference}")).text
+    assert other.reference not in foreign and 'id="reference"' not in foreign
+
+    # Filed: waiting for the provider's answer, due 24 hours after filing.
+    html = (await page(api, token))[0].text
+    assert f'<span class="reference">{reference}</span>' in html
+    assert '<h2 id="complaints-heading">我的投诉</h2>' in html
+    assert "等待答复" in html and "未按时上门" in html and "约好9点，\n10点半才到" in html
+    due = complaint.created_at + service.FIRST_RESPONSE
+    assert f"答复期限：{_zh_time(due)}" in html
+    assert "还没有答复。" in html and "短信链接" in html
+    assert calls_the_hotline(html)
+
+    # The provider answers: the answer and its time are shown, the deadline is the resolution's.
+    await world.advance(2 * HOUR)
+    await service.respond_complaint(
+        session=session, actor=world.provider, complaint_id=complaint.id, text="已向您致歉，并调整了排班。"
+    )
+    await session.commit()
+    html = (await page(api, token))[0].text
+    assert "已答复，正在办理" in html and "已向您致歉，并调整了排班。" in html
+    assert f"办结期限：{_zh_time(complaint.created_at + service.RESOLUTION)}" in html
+    assert "还没有答复。" not in html
+
+    # The officer settles it, upheld.
+    await world.advance(DAY)
+    await service.close_complaint(
+        session=session, actor=world.officer, complaint_id=complaint.id,
+        note="核实属实，已扣减当月服务费。", substantiated=True,
+    )  # fmt: skip
+    await session.commit()
+    html = (await page(api, token))[0].text
+    assert "已办结：投诉属实" in html and "处理结果" in html and "核实属实，已扣减当月服务费。" in html
+    assert "答复期限" not in html and "办结期限" not in html
+
+    html = (await page(api, token, "en"))[0].text
+    assert '<h2 id="complaints-heading">Your complaints</h2>' in html
+    assert f'Reference number <span class="reference">{reference}</span>' in html
+    assert "Settled: the complaint was upheld" in html and "Late or missed visit" in html
+    assert "Answer" in html and "Decision" in html and "the link in the text message" in html
+    assert calls_the_hotline(html) and "<script" not in html
+
+
+async def test_every_complaint_about_the_delivery_is_shown_newest_first_in_either_language(
+    session, api, resident
+):
+    world, delivery, token = resident
+    first = await service.file_complaint(session=session, token=token, category="服务态度", text="态度差")
+    await session.commit()
+    await world.advance(HOUR)
+    by_phone = await service.file_complaint_for_resident(
+        session=session,
+        actor=world.officer,
+        delivery_id=delivery.id,
+        category="家属来电反映",
+        text="没打扫厨房",
+    )
+    await session.commit()
+    await service.close_complaint(
+        session=session, actor=world.officer, complaint_id=by_phone.id, note="与本次服务无关", substantiated=None,
+        reject=True,
+    )  # fmt: skip
+    await session.commit()
+    await world.advance(25 * HOUR)  # the first one has had no answer for 25 hours
+
+    html = (await page(api, token))[0].text
+    assert html.index(by_phone.reference) < html.index(first.reference)  # newest first
+    assert "不予受理" in html and "与本次服务无关" in html and "家属来电反映" in html
+    assert "已超过期限，正在督办" in html  # the first one is overdue
+    assert calls_the_hotline(html) and Hotline(html).links.count("12345") >= 2  # the hotline's channel too
+
+    html = (await page(api, token, "en"))[0].text
+    assert "Not accepted" in html and "Waiting for an answer" in html and "Overdue" in html
+    assert "Staff attitude" in html  # a category of the page's list, in English
+    assert "家属来电反映" in html  # the hotline officer's own words stay as written
+    assert 'the <a href="tel:12345" class="tel">12345</a> hotline' in html
+
+
+def _zh_time(moment) -> str:
+    local = moment.astimezone(get_settings().zone)
+    return f"{local.year}年{local.month}月{local.day}日 {local:%H:%M}"
+
+
+# ---------------------------------------------------------------- error pages
+
+
+async def test_error_pages_switch_language_and_the_hotline_is_a_phone_link(session, api, resident):
+    world, _delivery, token = resident
+    response = await api.client.get("/r/not-a-real-token")
+    assert response.status_code == 404 and '<html lang="zh-CN">' in response.text
+    assert calls_the_hotline(response.text)
+    assert switch_link(response.text) == "/r/not-a-real-token?lang=en"
+    response = await api.client.get(switch_link(response.text))
+    assert response.status_code == 404 and '<html lang="en">' in response.text
+    assert "Link not valid" in response.text and calls_the_hotline(response.text)
+    assert switch_link(response.text) == "/r/not-a-real-token?lang=zh"
+    response = await api.client.get("/r/not-a-real-token/thanks?done=rated&lang=en")
+    assert switch_link(response.text) == "/r/not-a-real-token/thanks?done=rated&lang=zh"
+
+    # A refused POST: the switch leads to the link's page in the other language.
+    _, forms = await page(api, token)
+    response = await api.client.post(
+        forms.actions["rate"],
+        data={**forms.forms["rate"], "stars": "5"},
+        headers={"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403 and switch_link(response.text) == f"/r/{token}?lang=en"
+
+    await world.advance(30 * DAY + 1)
+    for lang, title in (("zh", "链接已过期"), ("en", "Link expired")):
+        response = await api.client.get(f"/r/{token}?lang={lang}")
+        assert response.status_code == 410 and f"<h1>{title}</h1>" in response.text
+        assert calls_the_hotline(response.text) and "<script" not in response.text
+        other = "en" if lang == "zh" else "zh"
+        assert switch_link(response.text) == f"/r/{token}?lang={other}"

@@ -230,14 +230,14 @@ async def test_the_hotline_finds_a_complaint_by_the_reference_the_resident_reads
 
 
 async def test_complaints_filed_before_references_get_one_when_migrating(scratch_engine):
-    """Revision 0004 gives every existing complaint a reference, each its own."""
+    """Revision 0005 gives every existing complaint a reference, each its own."""
     async with create_sessionmaker(scratch_engine)() as session:
         world = await cw.build(session, start_in_days=10)
         for _ in range(3):
             await _complaint(world)
     await scratch_engine.dispose()
     url = scratch_engine.url.render_as_string(hide_password=False)
-    command.downgrade(application.alembic_config(url), "0003_delivery")
+    command.downgrade(application.alembic_config(url), "0004_outbox_sealed")
     command.upgrade(application.alembic_config(url), "head")
     async with create_sessionmaker(scratch_engine)() as session:
         references = (await session.scalars(select(cm.Complaint.reference))).all()

@@ -3,8 +3,8 @@
 Every complaint gets the number a resident quotes on the hotline; complaints filed
 before this revision get one too (random, like new ones).
 
-Revision ID: 0004_complaint_reference
-Revises: 0003_delivery
+Revision ID: 0005_complaint_reference
+Revises: 0004_outbox_sealed
 Create Date: 2026-11-26 15:16:29.838729
 """
 import secrets
@@ -15,8 +15,8 @@ import sqlmodel.sql.sqltypes
 from alembic import op
 from stdnum import verhoeff
 
-revision: str = '0004_complaint_reference'
-down_revision: str | None = '0003_delivery'
+revision: str = '0005_complaint_reference'
+down_revision: str | None = '0004_outbox_sealed'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -105,9 +105,10 @@ class Context:
 
     async def close(self) -> None:
         """End the request's session, whatever state an error left it in."""
-        session, self._session = self._session, None
-        if session is None:
+        if self._session is None:
             return
+        async with self._lock:  # after the last operation of any field still running
+            session, self._session = self._session, None
         try:
             await session.close()
         except Exception:

@@ -7,9 +7,10 @@ here, and migrations use the matching sync driver.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -113,8 +114,59 @@ def create_engine(url: str | URL, **kwargs) -> AsyncEngine:
     return engine
 
 
-def create_sessionmaker(bind) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
+class CancelSafeSession(AsyncSession):
+    """An AsyncSession whose database operations finish even when the awaiting task is cancelled.
+
+    graphql-core cancels the sibling fields of a field that fails (`gather_with_cancel`). An
+    operation cut off halfway leaves SQLAlchemy's session mid-state ("_connection_for_bind() is
+    already in progress") and, on PostgreSQL, the connection unusable. Here the operation runs
+    to its end first; the cancellation is raised after it, with the session in a sound state.
+    """
+
+    async def _to_the_end(self, operation):
+        task = asyncio.ensure_future(operation)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            with suppress(BaseException):
+                await task
+            raise
+
+    async def execute(self, *args, **kwargs):
+        return await self._to_the_end(super().execute(*args, **kwargs))
+
+    async def scalar(self, *args, **kwargs):
+        return await self._to_the_end(super().scalar(*args, **kwargs))
+
+    async def scalars(self, *args, **kwargs):
+        return await self._to_the_end(super().scalars(*args, **kwargs))
+
+    async def get(self, *args, **kwargs):
+        return await self._to_the_end(super().get(*args, **kwargs))
+
+    async def flush(self, *args, **kwargs):
+        return await self._to_the_end(super().flush(*args, **kwargs))
+
+    async def commit(self):
+        return await self._to_the_end(super().commit())
+
+    async def rollback(self):
+        return await self._to_the_end(super().rollback())
+
+    async def refresh(self, *args, **kwargs):
+        return await self._to_the_end(super().refresh(*args, **kwargs))
+
+    async def connection(self, *args, **kwargs):
+        return await self._to_the_end(super().connection(*args, **kwargs))
+
+    async def run_sync(self, *args, **kwargs):
+        return await self._to_the_end(super().run_sync(*args, **kwargs))
+
+
+def create_sessionmaker(bind, **options) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(
+        bind=bind, class_=CancelSafeSession, **({"expire_on_commit": False, "autoflush": True} | options)
+    )
 
 
 class UTCDateTime(TypeDecorator):

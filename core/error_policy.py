@@ -42,7 +42,7 @@ _VALUE = re.compile(r"(?s)^(.*?\bvalue):\s.*$")
 _ENUM_VALUE = re.compile(r"^Value '.*' does not exist in ('[^']*' enum)\.", re.DOTALL)
 _STRING_TOKEN = re.compile(r"""(?s)\b(Block)?String ['"].*['"]""")
 _VARIABLE = re.compile(r"(?s)^(Variable '\$[_A-Za-z0-9]+' has invalid (?:default )?value[^:]*):\s(.*)$")
-_SUGGESTION = re.compile(r"(?s)\s*Did you mean .*\?\s*$")
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 def without_values(message: str) -> str:
@@ -50,7 +50,8 @@ def without_values(message: str) -> str:
     if variable := _VARIABLE.match(message):
         return f"{variable.group(1)}: {without_values(variable.group(2))}"
     if _FOUND.search(message):
-        return _FOUND.sub(".", message)
+        shortened = _FOUND.sub("", message).rstrip()
+        return shortened if shortened.endswith((".", "?")) else shortened + "."
     if enum := _ENUM_VALUE.match(message):
         return f"The value does not exist in {enum.group(1)}." + message[enum.end() :]
     if value := _VALUE.match(message):

@@ -16,12 +16,13 @@ from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import CannotGetOperationTypeError
 
 from core import clock
 from core.api import Context
 from core.auth import Actor, TokenRefused, read_token
 from core.db import bad_text, sqlite_writes
-from core.error_policy import MASKED_MESSAGE
+from core.error_policy import MASKED_MESSAGE, OPERATION_UNCLEAR
 from core.limits import MAX_BODY_BYTES, RequestRefused, check_json_value
 from core.settings import Settings
 
@@ -127,8 +128,7 @@ class MarketGraphQL(GraphQL):
         except RequestRefused as refused:
             response = error_response(refused.status, str(refused), refused.code)
         except HTTPException as refused:
-            code = "METHOD_NOT_ALLOWED" if refused.status_code == 405 else "BAD_REQUEST"
-            response = error_response(refused.status_code, refused.reason, code)
+            response = error_response(refused.status_code, refused.reason, _http_code(refused))
         except Exception:
             log.exception("unexpected error answering a GraphQL request")
             response = error_response(500, MASKED_MESSAGE, "INTERNAL_SERVER_ERROR")
@@ -137,6 +137,12 @@ class MarketGraphQL(GraphQL):
             if ctx is not None:
                 await ctx.close()
         await response(scope, receive, send)
+
+
+def _http_code(refused: HTTPException) -> str:
+    if isinstance(refused.__cause__, CannotGetOperationTypeError):
+        return OPERATION_UNCLEAR  # `operationName` names no operation of the document
+    return "METHOD_NOT_ALLOWED" if refused.status_code == 405 else "BAD_REQUEST"
 
 
 class BodySizeLimit:

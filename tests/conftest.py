@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import app as application
 from core import auth
 from core.auth import Actor, Role
-from core.db import create_engine, sync_url
+from core.db import create_engine, create_sessionmaker, sync_url
 from core.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,9 +98,7 @@ async def connection(engine) -> AsyncIterator:
 @pytest.fixture
 def sessionmaker(connection) -> async_sessionmaker[AsyncSession]:
     """Sessions joined to the test's transaction: their commits become savepoints, rolled back after."""
-    return async_sessionmaker(
-        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    return create_sessionmaker(connection, join_transaction_mode="create_savepoint")
 
 
 @pytest.fixture

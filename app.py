@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -45,7 +46,7 @@ from core.api import Context, datetime_scalar
 from core.auth import TokenRefused, read_token
 from core.db import create_engine, create_sessionmaker, sqlite_writes
 from core.errors import DomainError
-from core.settings import Settings, get_settings
+from core.settings import Settings, base_url_for, get_settings
 from market import service as market_service
 
 ROOT = Path(__file__).resolve().parent
@@ -397,6 +398,14 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    origin = "PUBLIC_BASE_URL"
+    if not settings.public_base_url_set:
+        # The residents' links follow the address served, in this process and its workers.
+        os.environ["PUBLIC_BASE_URL"] = base_url_for(host, port)
+        get_settings.cache_clear()
+        settings = get_settings()
+        origin = "from --host and --port; set PUBLIC_BASE_URL to change"
+    typer.echo(f"residents' links: {settings.public_base_url}/r/… ({origin})", err=True)
     if workers > 1 and settings.database_url.startswith("sqlite"):
         typer.echo("note: several workers on SQLite queue on its single writer lock", err=True)
     uvicorn.run(

@@ -6,13 +6,17 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
-.PHONY: run test test-sqlite test-postgres lint check schema bench bench-ratings clean
+.PHONY: install run test test-sqlite test-postgres lint check schema bench bench-ratings reset-demo clean
 
-# Installed once, again whenever pyproject.toml changes.
-$(BIN)/.installed: pyproject.toml
+install: $(BIN)/.installed
+
+# Installed once, again whenever pyproject.toml or GraphiQL's pins change: the Python packages, then
+# GraphiQL's files (pinned npm tarballs, sha512-checked, into static/graphiql/; no CDN at run time).
+$(BIN)/.installed: pyproject.toml core/graphiql.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/market graphiql install
 	touch $@
 
 run: $(BIN)/.installed
@@ -54,4 +58,4 @@ bench-ratings: $(BIN)/.installed
 	$(BIN)/python -m bench --ratings $(RATINGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var static/graphiql .pytest_cache .ruff_cache

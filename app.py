@@ -41,7 +41,7 @@ import market.mutations
 import market.queries
 import scoring.mutations
 import scoring.queries
-from core import clock
+from core import clock, graphiql
 from core.api import Context, datetime_scalar
 from core.auth import TokenRefused, read_token
 from core.db import create_engine, create_sessionmaker, sqlite_writes
@@ -134,6 +134,10 @@ class MarketGraphQL(GraphQL):
         self.sessionmaker = sessionmaker
         self.settings = settings
 
+    async def render_graphql_ide(self, request):
+        # Ours, over files this server serves: strawberry's page loads them from unpkg.com.
+        return graphiql.page()
+
     def encode_json(self, data) -> str:
         # Chinese names stay readable in responses and in GraphiQL.
         return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -204,6 +208,7 @@ def create_app(
             Route("/healthz", health),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             *contracts.pages.routes(sessionmaker),
+            *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         lifespan=lifespan,
     )
@@ -217,11 +222,13 @@ user_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
 demo_cli = typer.Typer(help="Demo data.", no_args_is_help=True)
 journal_cli = typer.Typer(help="The hash-chained journal.", no_args_is_help=True)
 schema_cli = typer.Typer(help="The published GraphQL schema.", no_args_is_help=True)
+graphiql_cli = typer.Typer(help="GraphiQL's files, served by the app.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(journal_cli, name="journal")
 cli.add_typer(schema_cli, name="schema")
+cli.add_typer(graphiql_cli, name="graphiql")
 notify_cli = typer.Typer(help="The notification outbox.", no_args_is_help=True)
 cli.add_typer(notify_cli, name="notify")
 
@@ -380,6 +387,20 @@ def schema_export(output: Path = typer.Option(ROOT / "graphql" / "schema.graphql
     """Write the SDL of the API to graphql/schema.graphql."""
     output.write_text(export_schema(), encoding="utf-8")
     typer.echo(f"wrote {output}")
+
+
+@graphiql_cli.command("install")
+def graphiql_install(
+    force: bool = typer.Option(False, help="Download again even when the files are in place."),
+) -> None:
+    """Fetch GraphiQL's pinned npm packages (sha512-checked) into static/graphiql/, once."""
+    try:
+        fetched = graphiql.install(force=force)
+    except graphiql.AssetError as error:
+        typer.echo(f"error: GraphiQL not installed: {error}", err=True)
+        raise typer.Exit(1) from None
+    state = "installed" if fetched else "already installed"
+    typer.echo(f"GraphiQL {graphiql.GRAPHIQL.version} {state} in {graphiql.ASSETS_DIR}")
 
 
 @cli.command("serve")

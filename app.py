@@ -354,13 +354,20 @@ def demo_ratings(
 @journal_cli.command("verify")
 def journal_verify() -> None:
     """Check the hash chain; name the first broken link."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from core import journal
 
-    result = _run(journal.verify)
+    try:
+        result = _run(journal.verify)
+    except SQLAlchemyError as error:
+        cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+        typer.echo(f"error: cannot read the journal: {cause}", err=True)
+        raise typer.Exit(1) from None
     if result.ok:
         typer.echo(f"journal intact: {result.checked} events verified")
         return
-    typer.echo(f"journal broken at event #{result.broken_seq}: {result.reason}", err=True)
+    typer.echo(f"journal broken: {result.reason}", err=True)
     raise typer.Exit(1)
 
 

@@ -24,6 +24,18 @@ run: $(BIN)/.installed
 	$(BIN)/market demo load --if-empty
 	$(BIN)/market serve --host $(HOST) --port $(PORT)
 
+# Start again from a fresh demo database: deletes the SQLite file of DATABASE_URL with its -wal and -shm
+# (stop `make run` first), then migrates it and loads the demo. PostgreSQL: drop and create it yourself.
+reset-demo: $(BIN)/.installed
+	@case "$$DATABASE_URL" in \
+	  sqlite*:///*) db="$${DATABASE_URL#*:///}"; db="$${db%%\?*}"; \
+	    rm -f "$$db" "$$db-wal" "$$db-shm" "$$db-journal" && echo "deleted $$db, $$db-wal and $$db-shm";; \
+	  *) echo "reset-demo deletes a SQLite database only; drop and create $$DATABASE_URL, then make run" >&2; \
+	    exit 1;; \
+	esac
+	$(BIN)/market db upgrade
+	$(BIN)/market demo load
+
 # The whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set.
 test: $(BIN)/.installed test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \

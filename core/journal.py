@@ -331,6 +331,10 @@ async def verify(session: AsyncSession, *, batch_size: int = 1000) -> Verificati
     return await _verify_head(session, dialect, checked, prev_hash)
 
 
+def _events(count: int) -> str:
+    return f"{count} event" if count == 1 else f"{count} events"
+
+
 async def _verify_head(session: AsyncSession, dialect: str, checked: int, last_hash: str) -> Verification:
     """The head must be one row (id 1) naming the last event: its number and its hash."""
 
@@ -354,18 +358,18 @@ async def _verify_head(session: AsyncSession, dialect: str, checked: int, last_h
         head_hash = _text(head["hash"])
     except _Broken as problem:
         return broken(f"the journal head's hash {problem}")
+    last = f"that of event #{checked}, the last one" if checked else "the genesis hash of an empty chain"
     if head_seq == checked:
         if head_hash != last_hash:
-            return broken(f"the journal head's hash is not that of event #{checked}, the last one")
+            return broken(f"the journal head's hash is not {last}")
         return Verification(True, checked)
     if head_seq > checked:
         if head_hash == last_hash:
             return broken(
-                f"the journal head was altered: it counts {head_seq} events, but its hash is "
-                f"that of event #{checked}, the last one"
+                f"the journal head was altered: it counts {_events(head_seq)}, but its hash is {last}"
             )
         return broken(
-            f"event #{checked + 1} is missing (the journal head counts {head_seq} events)", checked + 1
+            f"event #{checked + 1} is missing (the journal head counts {_events(head_seq)})", checked + 1
         )
     # The head counts fewer events than the chain holds.
     if head_seq < 0:
@@ -381,5 +385,5 @@ async def _verify_head(session: AsyncSession, dialect: str, checked: int, last_h
             f"but the chain goes on to event #{checked}"
         )
     return broken(
-        f"the journal head counts {head_seq} events and matches none of them; the chain has {checked}"
+        f"the journal head counts {_events(head_seq)} and matches none of them; the chain has {checked}"
     )

@@ -507,3 +507,14 @@ def test_market_journal_verify_without_a_journal_fails_in_one_line(journal_datab
     result = runner.invoke(app.cli, ["journal", "verify"])  # never upgraded: no tables
     assert result.exit_code == 1
     assert result.output.startswith("error: cannot read the journal: ") and result.output.count("\n") == 1
+
+
+async def test_verify_names_the_head_of_an_empty_chain(session):
+    assert (await _events(session)) == []
+    assert (await journal.verify(session)).ok
+    await session.execute(text("UPDATE journal_head SET seq = 1"))
+    _assert_named(
+        await journal.verify(session), at_head=True, says="counts 1 event, but its hash is the genesis"
+    )
+    await session.execute(text("UPDATE journal_head SET seq = 0, hash = 'x'"))
+    _assert_named(await journal.verify(session), at_head=True, says="hash is not the genesis hash")

@@ -6,19 +6,35 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
-.PHONY: run test test-sqlite test-postgres lint check schema bench bench-ratings clean
+.PHONY: install run test test-sqlite test-postgres lint check schema bench bench-ratings reset-demo clean
 
-# Installed once, again whenever pyproject.toml changes.
-$(BIN)/.installed: pyproject.toml
+install: $(BIN)/.installed
+
+# Installed once, again whenever pyproject.toml or GraphiQL's pins change: the Python packages, then
+# GraphiQL's files (pinned npm tarballs, sha512-checked, into static/graphiql/; no CDN at run time).
+$(BIN)/.installed: pyproject.toml core/graphiql.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/market graphiql install
 	touch $@
 
 run: $(BIN)/.installed
 	$(BIN)/market db upgrade
 	$(BIN)/market demo load --if-empty
 	$(BIN)/market serve --host $(HOST) --port $(PORT)
+
+# Start again from a fresh demo database: deletes the SQLite file of DATABASE_URL with its -wal and -shm
+# (stop `make run` first), then migrates it and loads the demo. PostgreSQL: drop and create it yourself.
+reset-demo: $(BIN)/.installed
+	@case "$$DATABASE_URL" in \
+	  sqlite*:///*) db="$${DATABASE_URL#*:///}"; db="$${db%%\?*}"; \
+	    rm -f "$$db" "$$db-wal" "$$db-shm" "$$db-journal" && echo "deleted $$db, $$db-wal and $$db-shm";; \
+	  *) echo "reset-demo deletes a SQLite database only; drop and create $$DATABASE_URL, then make run" >&2; \
+	    exit 1;; \
+	esac
+	$(BIN)/market db upgrade
+	$(BIN)/market demo load
 
 # The whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set.
 test: $(BIN)/.installed test-sqlite
@@ -54,4 +70,4 @@ bench-ratings: $(BIN)/.installed
 	$(BIN)/python -m bench --ratings $(RATINGS)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var static/graphiql .pytest_cache .ruff_cache

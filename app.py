@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
 import sys
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -35,14 +36,14 @@ import market.mutations
 import market.queries
 import scoring.mutations
 import scoring.queries
-from core import clock, scalars
+from core import clock, graphiql, scalars
 from core.db import create_engine, create_sessionmaker
 from core.error_policy import CachedParsing, ErrorPolicy, log_unexpected
 from core.errors import DomainError
 from core.http import BodySizeLimit, MarketGraphQL
 from core.limits import MAX_TOKENS, QueryShapeRule, TextLiteralsRule, limit_inputs
 from core.scalars import datetime_scalar
-from core.settings import Settings, get_settings
+from core.settings import Settings, base_url_for, get_settings
 from market import service as market_service
 
 ROOT = Path(__file__).resolve().parent
@@ -154,6 +155,7 @@ def create_app(
             Route("/healthz", health),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             *contracts.pages.routes(sessionmaker),
+            *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],
         lifespan=lifespan,
@@ -168,11 +170,13 @@ user_cli = typer.Typer(help="Accounts.", no_args_is_help=True)
 demo_cli = typer.Typer(help="Demo data.", no_args_is_help=True)
 journal_cli = typer.Typer(help="The hash-chained journal.", no_args_is_help=True)
 schema_cli = typer.Typer(help="The published GraphQL schema.", no_args_is_help=True)
+graphiql_cli = typer.Typer(help="GraphiQL's files, served by the app.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(demo_cli, name="demo")
 cli.add_typer(journal_cli, name="journal")
 cli.add_typer(schema_cli, name="schema")
+cli.add_typer(graphiql_cli, name="graphiql")
 notify_cli = typer.Typer(help="The notification outbox.", no_args_is_help=True)
 cli.add_typer(notify_cli, name="notify")
 
@@ -298,13 +302,20 @@ def demo_ratings(
 @journal_cli.command("verify")
 def journal_verify() -> None:
     """Check the hash chain; name the first broken link."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from core import journal
 
-    result = _run(journal.verify)
+    try:
+        result = _run(journal.verify)
+    except SQLAlchemyError as error:
+        cause = str(getattr(error, "orig", None) or error).splitlines()[0]
+        typer.echo(f"error: cannot read the journal: {cause}", err=True)
+        raise typer.Exit(1) from None
     if result.ok:
         typer.echo(f"journal intact: {result.checked} events verified")
         return
-    typer.echo(f"journal broken at event #{result.broken_seq}: {result.reason}", err=True)
+    typer.echo(f"journal broken: {result.reason}", err=True)
     raise typer.Exit(1)
 
 
@@ -349,6 +360,20 @@ def schema_export(output: Path = typer.Option(ROOT / "graphql" / "schema.graphql
     typer.echo(f"wrote {output}")
 
 
+@graphiql_cli.command("install")
+def graphiql_install(
+    force: bool = typer.Option(False, help="Download again even when the files are in place."),
+) -> None:
+    """Fetch GraphiQL's pinned npm packages (sha512-checked) into static/graphiql/, once."""
+    try:
+        fetched = graphiql.install(force=force)
+    except graphiql.AssetError as error:
+        typer.echo(f"error: GraphiQL not installed: {error}", err=True)
+        raise typer.Exit(1) from None
+    state = "installed" if fetched else "already installed"
+    typer.echo(f"GraphiQL {graphiql.GRAPHIQL.version} {state} in {graphiql.ASSETS_DIR}")
+
+
 @cli.command("serve")
 def serve(
     host: str = typer.Option("127.0.0.1"),
@@ -365,6 +390,14 @@ def serve(
     import uvicorn
 
     settings = get_settings()
+    origin = "PUBLIC_BASE_URL"
+    if not settings.public_base_url_set:
+        # The residents' links follow the address served, in this process and its workers.
+        os.environ["PUBLIC_BASE_URL"] = base_url_for(host, port)
+        get_settings.cache_clear()
+        settings = get_settings()
+        origin = "from --host and --port; set PUBLIC_BASE_URL to change"
+    typer.echo(f"residents' links: {settings.public_base_url}/r/… ({origin})", err=True)
     if workers > 1 and settings.database_url.startswith("sqlite"):
         typer.echo("note: several workers on SQLite queue on its single writer lock", err=True)
     uvicorn.run(

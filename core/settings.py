@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from functools import lru_cache
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import field_validator, model_validator
@@ -12,6 +15,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 # Values that mean "nobody chose a secret": refused in production.
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", DEV_SECRET_KEY})
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+# Addresses that mean "every interface" to a server, and nothing to a browser.
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]", "*"})  # noqa: S104 - recognised, not bound
 
 
 class Settings(BaseSettings):
@@ -29,7 +37,9 @@ class Settings(BaseSettings):
 
     environment: Literal["development", "test", "production"] = "development"
     timezone: str = "Asia/Shanghai"
-    public_base_url: str = "http://127.0.0.1:8000"
+    public_base_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"
+    """Base of the links the platform sends. Unset (or blank), `market serve` sets it from its own
+    host and port (see `base_url_for`); other commands use http://127.0.0.1:8000."""
 
     graphql_introspection: bool | None = None
     """Introspection and GraphiQL; default on except in production."""
@@ -39,6 +49,25 @@ class Settings(BaseSettings):
 
     notify_backend: Literal["console"] = "console"
     """How `market notify send` delivers the outbox; `console` writes the messages to the log."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _blank_means_unset(cls, data: Any) -> Any:
+        # `PUBLIC_BASE_URL=` in a .env file leaves the default, and `public_base_url_set` False.
+        if isinstance(data, dict) and str(data.get("public_base_url", "unset")).strip() == "":
+            data = {key: value for key, value in data.items() if key != "public_base_url"}
+        return data
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+            raise ValueError(
+                f"PUBLIC_BASE_URL {value!r} is not an absolute http(s) address such as https://market.example.gov.cn"
+            )
+        return value
 
     @field_validator("timezone")
     @classmethod
@@ -83,6 +112,41 @@ class Settings(BaseSettings):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def public_base_url_set(self) -> bool:
+        """Whether PUBLIC_BASE_URL was given (environment or .env), rather than the default."""
+        return "public_base_url" in self.model_fields_set
+
+
+def _outward_address() -> str | None:
+    """This machine's address on its default route, found without sending anything (a UDP `connect`
+    only asks the kernel for a route); None when there is no route."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))  # TEST-NET-1 (RFC 5737): any routed address will do
+            address = probe.getsockname()[0]
+    except OSError:
+        return None
+    return None if address in WILDCARD_HOSTS else address
+
+
+def base_url_for(host: str, port: int) -> str:
+    """The base URL at which a server bound to HOST:PORT is reached, for the links it sends.
+
+    A wildcard host (0.0.0.0, ::) is no address a phone can open: it becomes this machine's address
+    on its default route, or 127.0.0.1 without one. IPv6 addresses get their brackets.
+    """
+    host = host.strip()
+    if host in WILDCARD_HOSTS:
+        host = _outward_address() or DEFAULT_HOST
+    host = host.strip("[]")
+    try:
+        if ipaddress.ip_address(host).version == 6:
+            host = f"[{host}]"
+    except ValueError:
+        pass  # a host name
+    return f"http://{host}:{port}"
 
 
 @lru_cache

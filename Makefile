@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
-.PHONY: install run test test-sqlite test-postgres lint check schema bench bench-ratings reset-demo clean
+.PHONY: install run test test-sqlite test-postgres fuzz lint check schema bench bench-ratings reset-demo clean
 
 install: $(BIN)/.installed
 
@@ -46,6 +46,13 @@ test-sqlite: $(BIN)/.installed
 
 test-postgres: $(BIN)/.installed
 	$(BIN)/pytest -q
+
+# Generated queries and mutations over the whole schema, thousands of them (make test runs a few hundred);
+# on PostgreSQL too when TEST_DATABASE_URL is set.
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(BIN)/.installed
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) env -u TEST_DATABASE_URL $(BIN)/pytest -q tests/core/test_fuzz.py
+	@if [ -n "$$TEST_DATABASE_URL" ]; then FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q tests/core/test_fuzz.py; fi
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .

@@ -26,6 +26,11 @@ from core.api import UserError, context_of, decode_id, decode_ids, mutate
 from core.auth import Role, require
 from core.limits import LONG_TEXT, LongText, text_field
 
+COMPLAINT_CATEGORY = (
+    "What the complaint is about: one of the codes of `complaintCategories` (QUALITY, ATTITUDE, LATE, "
+    "CHARGES, SAFETY, OTHER)."
+)
+
 
 @strawberry.input(description="PROVIDER of the contract: a delivery, within the term and not in the future.")
 class RecordDeliveryInput:
@@ -52,14 +57,14 @@ class RateDeliveryInput:
 @strawberry.input(description="The resident's complaint through the link.")
 class FileComplaintInput:
     token: str
-    category: str = text_field("e.g. 服务质量, 服务态度, 未按时上门.", max_length=100)
+    category: str = text_field(COMPLAINT_CATEGORY, max_length=40)
     text: str = text_field(max_length=LONG_TEXT)
 
 
 @strawberry.input(description="OFFICER: a complaint a resident made by phone (hotline), about a delivery.")
 class FileComplaintForResidentInput:
     delivery_id: strawberry.ID
-    category: str = text_field(max_length=100)
+    category: str = text_field(COMPLAINT_CATEGORY, max_length=40)
     text: str = text_field(max_length=LONG_TEXT)
 
 

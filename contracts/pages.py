@@ -48,15 +48,8 @@ MAX_FIELD_BYTES = 64 * 1024
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
           "October", "November", "December")  # fmt: skip
 
-# A short list the resident picks from; the complaint keeps the Chinese name (as the hotline does).
-CATEGORIES = {
-    "quality": ("服务质量", "Quality of the service"),
-    "attitude": ("服务态度", "Staff attitude"),
-    "late": ("未按时上门", "Late or missed visit"),
-    "charges": ("违规收费", "Asked to pay"),
-    "safety": ("安全隐患", "Safety concern"),
-    "other": ("其他", "Other"),
-}
+# The short list the resident picks from: the complaint categories, code -> (Chinese, English).
+CATEGORIES = service.COMPLAINT_CATEGORIES
 
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
@@ -413,15 +406,14 @@ DUE_TEXT = {ComplaintStatus.OPEN: "answer_due", ComplaintStatus.RESPONDED: "sett
 def _complaint_items(complaints: list, lang: str, now: dt.datetime) -> list[dict[str, Any]]:
     """The resident's complaints as the page shows them, in its language."""
     texts = TEXT[lang]
-    english = {zh: en for zh, en in CATEGORIES.values()}
     items = []
     for complaint in complaints:
         status = complaint.status.value
         if complaint.status == ComplaintStatus.RESOLVED and complaint.substantiated is not None:
             status += "_upheld" if complaint.substantiated else "_not_upheld"
         deadline = service.current_deadline(complaint)
-        # Categories picked on this page have an English name; a hotline officer's own words stay.
-        category = english.get(complaint.category, complaint.category) if lang == "en" else complaint.category
+        names = CATEGORIES.get(complaint.category, (complaint.category, complaint.category))
+        category = names[1] if lang == "en" else names[0]
         items.append(
             {
                 "row": complaint,
@@ -522,7 +514,7 @@ async def _rate(session: AsyncSession, token: str, form: Any, request: Request) 
 async def _complain(session: AsyncSession, token: str, form: Any, request: Request) -> str:
     text = str(form.get("text") or "")
     _long(text)
-    category = CATEGORIES.get(str(form.get("category") or ""), ("",))[0]
+    category = str(form.get("category") or "")
     complaint = await service.file_complaint(session=session, token=token, category=category, text=text)
     return complaint.reference
 

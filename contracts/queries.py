@@ -24,8 +24,24 @@ from core.api import connection, context_of, page_size, paginate, query_errors
 from core.auth import Role, require
 
 
+@strawberry.type(description="What a complaint is about: a closed set, counted in the complaint figures.")
+class ComplaintCategory:
+    code: str = strawberry.field(description="Stable code, e.g. LATE; `fileComplaint` takes it.")
+    name: str = strawberry.field(description="Chinese name, e.g. 未按时上门.")
+    name_en: str = strawberry.field(description="English name.")
+
+
 @strawberry.type
 class Query:
+    @strawberry.field(
+        description="The complaint categories, in the order residents are offered them. Public."
+    )
+    def complaint_categories(self) -> list[ComplaintCategory]:
+        return [
+            ComplaintCategory(code=code, name=name, name_en=name_en)
+            for code, (name, name_en) in service.COMPLAINT_CATEGORIES.items()
+        ]
+
     @strawberry.field(
         description="A resident's view of the delivery behind a link token. An unknown token is an error "
         "with code TOKEN_INVALID, an expired one TOKEN_EXPIRED."

@@ -840,12 +840,33 @@ async def _unused_reference(session: AsyncSession) -> str:
     raise RuntimeError("no unused complaint reference after 5 tries")
 
 
+COMPLAINT_CATEGORIES: dict[str, tuple[str, str]] = {
+    "QUALITY": ("服务质量", "Quality of the service"),
+    "ATTITUDE": ("服务态度", "Staff attitude"),
+    "LATE": ("未按时上门", "Late or missed visit"),
+    "CHARGES": ("违规收费", "Asked to pay"),
+    "SAFETY": ("安全隐患", "Safety concern"),
+    "OTHER": ("其他", "Other"),
+}
+"""What a complaint is about (code: Chinese and English names): a closed set, so that complaints
+can be counted by category; the resident's page and the hotline pick from it."""
+
+
+def complaint_category(value: str) -> str | None:
+    """The category code a value names (its code in any case), or None."""
+    code = value.strip().upper()
+    return code if code in COMPLAINT_CATEGORIES else None
+
+
 async def _file_complaint(
     session: AsyncSession, actor: Actor | None, delivery: Delivery, *, category: str, text: str, channel: str
 ) -> Complaint:
     check = Validator()
+    code = complaint_category(category)
     check.check(
-        0 < len(category.strip()) <= 100, "a category of at most 100 characters", field=["input", "category"]
+        code is not None,
+        f"the category is one of {', '.join(COMPLAINT_CATEGORIES)}",
+        field=["input", "category"],
     )
     check.check(0 < len(text.strip()) <= MAX_TEXT, f"describe the problem in at most {MAX_TEXT} characters",
                 field=["input", "text"])  # fmt: skip
@@ -855,7 +876,7 @@ async def _file_complaint(
         contract_id=delivery.contract_id,
         delivery_id=delivery.id,
         channel=channel,
-        category=category.strip(),
+        category=code,
         text=text.strip(),
         created_at=await clock.now(session),
         filed_by_id=actor.user_id if actor else None,

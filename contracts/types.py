@@ -271,7 +271,9 @@ REFERENCE_DESCRIPTION = (
 class ResidentComplaint:
     reference: str = strawberry.field(description=REFERENCE_DESCRIPTION)
     channel: str = strawberry.field(description="LINK (the resident) or HOTLINE (filed by an officer).")
-    category: str
+    category: str = strawberry.field(
+        description="Code of the complaint category (see `complaintCategories`)."
+    )
     text: str
     status: ComplaintStatusType
     substantiated: bool | None = strawberry.field(description="Once RESOLVED: whether it was upheld.")
@@ -340,7 +342,9 @@ class Complaint(relay.Node):
     id: relay.NodeID[int]
     reference: str = strawberry.field(description=REFERENCE_DESCRIPTION)
     channel: str = strawberry.field(description="LINK (the resident) or HOTLINE (filed by an officer).")
-    category: str
+    category: str = strawberry.field(
+        description="Code of the complaint category (see `complaintCategories`)."
+    )
     text: str
     status: ComplaintStatusType
     substantiated: bool | None

@@ -704,7 +704,7 @@ COMPLAINTS = (
     DemoComplaint(
         -30,
         When(-29, "09:10"),
-        "未按时上门",
+        "LATE",
         "约定上午九点上门，护理员快十一点才到，事先也没有打电话说明。",
         response=(When(-29, "14:30"), "经核实，护理员因前一户老人突发情况延误，已上门致歉并调整排班。"),
         closed=(
@@ -716,7 +716,7 @@ COMPLAINTS = (
     DemoComplaint(
         -22,
         When(-21, "10:20"),
-        "其他",
+        "OTHER",
         "家属来电（12345）反映社区助餐点菜价上涨。",
         hotline=True,
         closed=(
@@ -728,14 +728,14 @@ COMPLAINTS = (
     DemoComplaint(
         -8,
         Ago(146),
-        "服务态度",
+        "ATTITUDE",
         "护理员助浴时态度生硬，催老人快一点，老人不愿再让她上门。",
         response=(Ago(140), "已由护理组长上门回访致歉，自下次起更换护理员，并对该护理员进行服务礼仪培训。"),
     ),  # RESPONDED, six days into the seven to resolve: YELLOW
     # OPEN and overdue: RED.
-    DemoComplaint(-4, Ago(52), "服务质量", "助洁只打扫了客厅，厨房和卫生间都没有清理。"),
+    DemoComplaint(-4, Ago(52), "QUALITY", "助洁只打扫了客厅，厨房和卫生间都没有清理。"),
     # OPEN, filed three hours before loading: GREEN.
-    DemoComplaint(-2, Ago(3), "未按时上门", "护理员提前结束服务，不到四十分钟就离开了。"),
+    DemoComplaint(-2, Ago(3), "LATE", "护理员提前结束服务，不到四十分钟就离开了。"),
 )
 
 # The audit of period 1, its days counted from the period's last day.

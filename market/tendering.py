@@ -340,8 +340,9 @@ def _check_terms(check: Validator, terms: TenderTerms, *, now: dt.datetime, pack
         field=["input", "maxUnitPrice"],
     )
     check.check(
-        terms.max_unit_price >= package.min_unit_price,
-        f"the ceiling is below the package's lowest reference price ({package.min_unit_price})",
+        package.min_unit_price <= terms.max_unit_price <= package.max_unit_price,
+        "the ceiling lies within the package's reference price range "
+        f"({package.min_unit_price}-{package.max_unit_price})",
         field=["input", "maxUnitPrice"],
     )
     check.check(

@@ -133,7 +133,7 @@ NEW_RATING = {
     "professionalism": 4,
     "comment": "护理员很耐心，就是比约定时间晚到了半小时。",
 }
-NEW_COMPLAINT = {"category": "未按时上门", "text": "约定上午九点上门，九点半才到，也没有提前打电话。"}
+NEW_COMPLAINT = {"category": "LATE", "text": "约定上午九点上门，九点半才到，也没有提前打电话。"}
 COMPLAINT_RESPONSE = "已核实：护理员前一户服务超时，已向老人致歉并调整排班；今后如有延误提前电话告知。"
 AUDIT_KPI = ("按时上门率", 96.5)
 NEW_CHECKS = [

@@ -232,7 +232,7 @@ async def test_a_resident_complains_and_follows_the_complaint_in_chromium(server
             phone = await browser.new_context(viewport={"width": 360, "height": 780}, locale="zh-CN")
             page = await phone.new_page()
             await page.goto(link)
-            await page.locator("label[for='category-late']").click()
+            await page.locator("label[for='category-LATE']").click()
             await page.get_by_label("投诉内容").fill("约好上午9点上门，10点半才到，也没有提前打电话。")
             await page.get_by_role("button", name="提交投诉").click()
             await page.wait_for_url("**/thanks?done=complained&ref=*")

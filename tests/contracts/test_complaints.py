@@ -54,7 +54,7 @@ async def _complaint(world, token=None) -> cm.Complaint:
     if token is None:
         _delivery, token = await world.deliver()
     complaint = await service.file_complaint(
-        session=world.session, token=token, category="服务态度", text="迟到"
+        session=world.session, token=token, category="ATTITUDE", text="迟到"
     )
     await world.session.commit()
     return complaint
@@ -74,13 +74,13 @@ async def _login(api, world, who: str = "officer") -> str:
 async def test_a_resident_complains_through_the_link(session, api):
     world = await cw.build(session, start_in_days=10)
     delivery, token = await world.deliver()
-    payload = (await api(COMPLAIN, {"i": {"token": token, "category": " 服务态度 ", "text": " 迟到了 "}}))[
+    payload = (await api(COMPLAIN, {"i": {"token": token, "category": " attitude ", "text": " 迟到了 "}}))[
         "fileComplaint"
     ]
     assert payload["errors"] == []
     complaint = payload["complaint"]
     assert (complaint["channel"], complaint["category"], complaint["text"], complaint["status"]) == (
-        "LINK", "服务态度", "迟到了", "OPEN",
+        "LINK", "ATTITUDE", "迟到了", "OPEN",
     )  # fmt: skip
     assert complaint["light"] == "GREEN"
     row = (await session.scalars(select(cm.Complaint))).one()
@@ -88,7 +88,10 @@ async def test_a_resident_complains_through_the_link(session, api):
     assert row.created_at + dt.timedelta(hours=24) == service.current_deadline(row)
 
 
-@pytest.mark.parametrize(("category", "text", "field"), [(" ", "迟到", "category"), ("服务态度", "", "text")])
+@pytest.mark.parametrize(
+    ("category", "text", "field"),
+    [(" ", "迟到", "category"), ("ATTITUDE", "", "text"), ("服务态度", "迟到", "category")],
+)
 async def test_a_complaint_needs_a_category_and_a_text(session, category, text, field):
     world = await cw.build(session, start_in_days=10)
     _delivery, token = await world.deliver()
@@ -100,9 +103,7 @@ async def test_an_officer_files_a_hotline_complaint_for_a_resident(session, api)
     world = await cw.build(session, start_in_days=10)
     delivery, _token = await world.deliver()
     officer = await _login(api, world)
-    variables = {
-        "i": {"deliveryId": encode_id("Delivery", delivery.id), "category": "未按时上门", "text": "12345"}
-    }
+    variables = {"i": {"deliveryId": encode_id("Delivery", delivery.id), "category": "LATE", "text": "12345"}}
     payload = (await api(HOTLINE, variables, token=officer))["fileComplaintForResident"]
     assert payload["errors"] == []
     assert (payload["complaint"]["channel"], payload["complaint"]["status"]) == ("HOTLINE", "OPEN")
@@ -114,11 +115,11 @@ async def test_a_hotline_complaint_only_by_the_departments_officers(session):
     world = await cw.build(session, start_in_days=10)
     delivery_id = (await world.deliver())[0].id
     call = service.file_complaint_for_resident(
-        session=session, actor=world.market.other_officer, delivery_id=delivery_id, category="x", text="y"
+        session=session, actor=world.market.other_officer, delivery_id=delivery_id, category="OTHER", text="y"
     )
     assert await _refused(session, call) == [("PERMISSION_DENIED", None)]
     call = service.file_complaint_for_resident(
-        session=session, actor=world.officer, delivery_id=delivery_id + 1000, category="x", text="y"
+        session=session, actor=world.officer, delivery_id=delivery_id + 1000, category="OTHER", text="y"
     )
     assert await _refused(session, call) == [("NOT_FOUND", ("input", "deliveryId"))]
     assert (await session.scalars(select(cm.Complaint))).all() == []
@@ -178,7 +179,7 @@ async def test_each_complaint_has_its_own_reference_shown_the_same_in_the_api(se
         payload = (
             await api(
                 "mutation($i: FileComplaintInput!) { fileComplaint(input: $i) { complaint { id reference } } }",
-                {"i": {"token": token, "category": "服务态度", "text": text}},
+                {"i": {"token": token, "category": "ATTITUDE", "text": text}},
             )
         )["fileComplaint"]["complaint"]
         filed.append(payload)
@@ -408,7 +409,7 @@ def _at(status: ComplaintStatus, created: dt.datetime) -> cm.Complaint:
         contract_id=1,
         delivery_id=1,
         channel="LINK",
-        category="c",
+        category="OTHER",
         text="t",
         status=status,
         created_at=created,

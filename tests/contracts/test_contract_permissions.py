@@ -76,15 +76,13 @@ async def _staff(world):
 
 async def _hotline(world):
     delivery, _token = await world.deliver()
-    return {
-        "i": {"deliveryId": encode_id("Delivery", delivery.id), "category": "未按时上门", "text": "12345"}
-    }
+    return {"i": {"deliveryId": encode_id("Delivery", delivery.id), "category": "LATE", "text": "12345"}}
 
 
 async def _complaint(world):
     _delivery, token = await world.deliver()
     complaint = await service.file_complaint(
-        session=world.session, token=token, category="服务态度", text="迟到"
+        session=world.session, token=token, category="ATTITUDE", text="迟到"
     )
     return encode_id("Complaint", complaint.id)
 
@@ -330,7 +328,7 @@ query($contract: ID!, $delivery: ID!, $complaint: ID!, $audit: ID!) {
 async def test_auditors_of_another_firm_see_nothing_of_the_contract(session, api, who, sees):
     world = await cw.build(session, start_in_days=10)
     delivery, token = await world.deliver()
-    complaint = await service.file_complaint(session=session, token=token, category="c", text="t")
+    complaint = await service.file_complaint(session=session, token=token, category="OTHER", text="t")
     audit = await _audit(world)
     await session.commit()
     ids = {
@@ -358,7 +356,7 @@ async def _token(world) -> str:
 TOKEN_CASES = [
     Case("disputeDelivery", f"mutation($token: String!) {{ disputeDelivery(token: $token, reason: \"没有上门\") {{ delivery {{ disputed }} {E} }} }}", set(), _token),
     Case("rateDelivery", f"mutation($token: String!) {{ rateDelivery(input: {{token: $token, stars: 5}}) {{ delivery {{ rating {{ stars }} }} {E} }} }}", set(), _token),
-    Case("fileComplaint", f"mutation($token: String!) {{ fileComplaint(input: {{token: $token, category: \"服务态度\", text: \"迟到\"}}) {{ complaint {{ channel }} {E} }} }}", set(), _token),
+    Case("fileComplaint", f"mutation($token: String!) {{ fileComplaint(input: {{token: $token, category: \"ATTITUDE\", text: \"迟到\"}}) {{ complaint {{ channel }} {E} }} }}", set(), _token),
 ]  # fmt: skip
 
 

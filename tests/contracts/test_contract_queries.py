@@ -43,7 +43,7 @@ async def busy(session):
     await service.rate_delivery(
         session=session, token=token, rating=service.Stars(4), client_address="10.1.1.1"
     )
-    complaint = await service.file_complaint(session=session, token=token, category="服务态度", text="迟到")
+    complaint = await service.file_complaint(session=session, token=token, category="ATTITUDE", text="迟到")
     audit = await service.create_audit(
         session=session, actor=world.auditor, contract_id=world.contract.id, period_index=1
     )

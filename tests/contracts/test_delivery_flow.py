@@ -29,7 +29,7 @@ async def test_delivery_to_appeal(session):
     await service.rate_delivery(
         session=session, token=token, rating=service.Stars(4, 5, 4, 3, "好"), client_address="10.0.0.1"
     )
-    complaint = await service.file_complaint(session=session, token=token, category="服务态度", text="迟到了")
+    complaint = await service.file_complaint(session=session, token=token, category="ATTITUDE", text="迟到了")
     await session.commit()
     assert service.light(complaint, await world.now()) == cm.Light.GREEN
 

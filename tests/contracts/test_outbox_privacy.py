@@ -191,7 +191,7 @@ async def test_no_clear_number_or_token_in_the_sqlite_files_before_or_after_send
         assert answer.status_code == 303
         assert (await api(RESIDENT, {"t": tokens[1]}))["residentDelivery"]["units"] == 1
         assert (await api(RATE, {"i": {"token": tokens[1], "stars": 5}}))["rateDelivery"]["errors"] == []
-        complaint = {"token": tokens[2], "category": "服务态度", "text": "迟到了"}
+        complaint = {"token": tokens[2], "category": "ATTITUDE", "text": "迟到了"}
         assert (await api(COMPLAIN, {"i": complaint}))["fileComplaint"]["errors"] == []
         assert (await api(DISPUTE, {"t": tokens[2]}))["disputeDelivery"]["errors"] == []
         assert byte_search(path, secrets) == []
@@ -313,7 +313,7 @@ async def test_no_sql_statement_or_parameter_carries_a_clear_number_or_token(ses
         assert answer.status_code == 303
         assert (await api(RESIDENT, {"t": tokens[1]}))["residentDelivery"]["units"] == 1
         assert (await api(RATE, {"i": {"token": tokens[1], "stars": 5}}))["rateDelivery"]["errors"] == []
-        complaint = {"token": tokens[2], "category": "服务态度", "text": "迟到了"}
+        complaint = {"token": tokens[2], "category": "ATTITUDE", "text": "迟到了"}
         assert (await api(COMPLAIN, {"i": complaint}))["fileComplaint"]["errors"] == []
         assert (await api(DISPUTE, {"t": tokens[2]}))["disputeDelivery"]["errors"] == []
     finally:

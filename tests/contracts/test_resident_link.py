@@ -65,7 +65,7 @@ async def _rate(session, token, stars=4, address=None, **dimensions):
 async def _link_actions(api, token: str) -> dict[str, list]:
     """The errors of the three link mutations and of the resident's page for `token`."""
     rate = (await api(RATE, {"i": {"token": token, "stars": 5}}))["rateDelivery"]
-    complain = (await api(COMPLAIN, {"i": {"token": token, "category": "服务态度", "text": "迟到"}}))[
+    complain = (await api(COMPLAIN, {"i": {"token": token, "category": "ATTITUDE", "text": "迟到"}}))[
         "fileComplaint"
     ]
     dispute = (await api(DISPUTE, {"t": token, "r": "没有上门"}))["disputeDelivery"]

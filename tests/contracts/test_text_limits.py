@@ -16,14 +16,12 @@ async def test_complaint_category_text_and_dispute_reason_are_bounded(session):
         (ErrorCode.INVALID, ("input", "category"))
     ]
     with pytest.raises(DomainError) as long_text:
-        await service.file_complaint(session=session, token=token, category="服务态度", text="x" * 2001)
+        await service.file_complaint(session=session, token=token, category="ATTITUDE", text="x" * 2001)
     assert [(p.code, p.field) for p in long_text.value.problems] == [(ErrorCode.INVALID, ("input", "text"))]
     with pytest.raises(DomainError) as long_reason:
         await service.dispute_delivery(session=session, token=token, reason="x" * 2001)
     assert long_reason.value.problems[0].field == ("reason",)
-    assert (
-        await service.file_complaint(session=session, token=token, category="x" * 100, text="x" * 2000)
-    ).id
+    assert (await service.file_complaint(session=session, token=token, category="OTHER", text="x" * 2000)).id
 
 
 async def test_a_bad_link_is_reported_before_bad_stars(session):

@@ -27,8 +27,8 @@ from core.db import create_engine, create_sessionmaker
 from core.settings import get_settings
 from tests.conftest import _create_postgres_database
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "40"))
-"""Examples per caller, operation kind and mode: 12 combinations."""
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "30"))
+"""Examples per caller, operation kind and mode (12 combinations): 360 in `make test`."""
 
 CALLERS = {
     "anonymous": None,

@@ -113,12 +113,12 @@ async def test_prices_are_checked_when_bidding(session, price, code):
     assert await session.scalar(select(func.count()).select_from(m.Bid)) == 0
 
 
-async def test_price_above_the_package_range_but_under_a_high_ceiling_is_out_of_range(session):
+async def test_a_ceiling_at_the_top_of_the_package_range_takes_bids_up_to_it(session):
     world = await w.build(session)
-    tender = await world.published(max_unit_price=Decimal("150.00"))  # the package's range is 60-120
+    tender = await world.published(max_unit_price=Decimal("120.00"))  # the package's range is 60-120
     with pytest.raises(DomainError) as refused:
         await world.bid(tender, 0, "120.01")
-    assert _code(refused) == ErrorCode.PRICE_OUT_OF_RANGE
+    assert _code(refused) == ErrorCode.PRICE_ABOVE_CEILING
     assert (await world.bid(tender, 0, "120.00")).bid.unit_price == Decimal("120.00")
 
 

@@ -34,7 +34,8 @@ async def test_a_draft_copies_the_package_defaults_and_can_override_them(session
     [
         ({"quantity": 0}, ("input", "quantity")),
         ({"period_months": 13}, ("input", "periodMonths")),
-        ({"max_unit_price": Decimal("59.00")}, ("input", "maxUnitPrice")),
+        ({"max_unit_price": Decimal("59.99")}, ("input", "maxUnitPrice")),
+        ({"max_unit_price": Decimal("120.01")}, ("input", "maxUnitPrice")),
         ({"start_date": dt.date(2020, 1, 1)}, ("input", "startDate")),
         ({"price_weight": 0.35, "quality_weight": 0.55}, ("input", "priceWeight")),
         (

@@ -403,7 +403,7 @@ class TenderAmendment:
 
 
 @strawberry.type(description="A bidder's question and the officer's answer; the asker is not shown.")
-class Clarification(relay.Node):
+class Clarification(SealedNode, relay.Node):
     id: relay.NodeID[int]
     question: str
     asked_at: dt.datetime

@@ -632,3 +632,34 @@ async def test_bid_ids_from_the_api_work_in_every_path_that_takes_one(session, a
     first = next(b["id"] for b in award["node"]["bids"] if b["rank"] == 1)
     assert award["node"]["award"]["bid"]["id"] == first
     assert first in ids.values()
+
+
+async def test_a_question_id_says_nothing_of_the_questions_before_it(session, api):
+    """Unanswered questions are seen only by their asker and the officers: a new question's ID must not
+    count them (who else is interested in the tender)."""
+    world = await w.build(session)
+    tender = await world.published()
+    for bidder in world.bidders[:2]:
+        await tendering.ask_clarification(
+            session=session, actor=bidder, tender_id=tender.id, question="Sundays?"
+        )
+    await session.commit()
+    token = await api.login(world.users["bidder2"].email, factories.PASSWORD)
+    data = await api(
+        f'mutation($t: ID!) {{ askClarification(tenderId: $t, question: "Holidays?") {{ clarification {{ id }} {E} }} }}',
+        {"t": encode_id("Tender", tender.id)},
+        token=token,
+    )
+    global_id = data["askClarification"]["clarification"]["id"]
+    row = await session.scalar(select(m.Clarification).where(m.Clarification.question == "Holidays?"))
+    type_name, raw = relay.from_base64(global_id)
+    assert (type_name, raw.isdigit()) == ("Clarification", False) and global_id == encode_id(
+        "Clarification", row.id
+    )
+    officer = await api.login(world.users["officer"].email, factories.PASSWORD)
+    answered = await api(
+        f'mutation($id: ID!) {{ answerClarification(id: $id, answer: "Yes") {{ clarification {{ answer }} {E} }} }}',
+        {"id": global_id},
+        token=officer,
+    )
+    assert answered["answerClarification"] == {"clarification": {"answer": "Yes"}, "errors": []}

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
-.PHONY: install run test test-sqlite test-postgres fuzz lint check schema bench bench-ratings reset-demo clean
+.PHONY: install run test test-sqlite test-postgres fuzz lint check schema bench bench-hostile bench-ratings reset-demo clean
 
 install: $(BIN)/.installed
 
@@ -69,6 +69,10 @@ schema: $(BIN)/.installed
 # GraphQL against bare routes on SQLite and PostgreSQL; writes bench/RESULTS.md.
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
+
+# Hostile documents against a live server: refusal time and /healthz meanwhile; writes bench/HOSTILE.md.
+bench-hostile: $(BIN)/.installed
+	$(BIN)/python -m bench.hostile
 
 # Only when asked (minutes): a contracts page at 0, 1,000 and RATINGS ratings in PostgreSQL;
 # writes its own section of bench/RESULTS.md.

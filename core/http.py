@@ -157,8 +157,12 @@ class BodySizeLimit:
         self.max_bytes = max_bytes
 
     def _too_large(self) -> JSONResponse:
+        # Closing the connection stops the rest of the body from being received at all.
         return error_response(
-            413, f"the request body is larger than {self.max_bytes} bytes", "PAYLOAD_TOO_LARGE"
+            413,
+            f"the request body is larger than {self.max_bytes} bytes",
+            "PAYLOAD_TOO_LARGE",
+            {"Connection": "close"},
         )
 
     async def __call__(self, scope, receive, send):

@@ -594,3 +594,15 @@ async def test_a_field_cancelled_in_the_middle_of_a_query_leaves_the_session_sou
                 await session.execute(text("SELECT 1"))
                 await session.commit()
     assert "did not close cleanly" not in caplog.text
+
+
+async def test_a_long_login_email_is_invalid_alike_on_both_databases(api):
+    """SQLite would store what PostgreSQL refuses; the limit answers first on both."""
+    data = await api(
+        "mutation($i: LoginInput!) { login(input: $i) { token errors { field code message } } }",
+        {"i": {"email": "a" * 100_000 + "@demo.gov.cn", "password": SECRET}},
+    )
+    assert data["login"] == {
+        "token": None,
+        "errors": [{"field": ["input", "email"], "code": "INVALID", "message": "at most 254 characters"}],
+    }

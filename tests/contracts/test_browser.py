@@ -15,10 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -28,7 +25,7 @@ from contracts import service
 from core.api import encode_id
 from core.db import create_sessionmaker
 from core.settings import get_settings
-from tests import factories
+from tests import factories, live
 from tests.contracts import world as cw
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,55 +67,25 @@ def _require_browser() -> None:
         pytest.skip(message)
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def server(scratch_engine):
     """uvicorn serving the app over the scratch database; PUBLIC_BASE_URL points at it for the test."""
     _require_browser()
-    OUTPUT.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{live.free_port()}"
     env = {
         **os.environ,
         "DATABASE_URL": scratch_engine.url.render_as_string(hide_password=False),
         "PUBLIC_BASE_URL": base,
     }
-    log = (OUTPUT / "server.log").open("w")
-    process = subprocess.Popen(  # noqa: S603 - a fixed command line
-        [sys.executable, "-m", "uvicorn", "app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    command = [sys.executable, "-m", "uvicorn", "app:create_app", "--factory",
+               "--host", "127.0.0.1", "--port", base.rsplit(":", 1)[1], "--log-level", "warning"]  # fmt: skip
     saved = os.environ.get("PUBLIC_BASE_URL")
     os.environ["PUBLIC_BASE_URL"] = base  # the links the services write point at this server
     get_settings.cache_clear()
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}: see {OUTPUT / 'server.log'}")
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server did not start within 30 s: see {OUTPUT / 'server.log'}")
-            time.sleep(0.1)
-        yield base
+        with live.running(command, env=env, base=base, log=OUTPUT / "server.log"):
+            yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         if saved is None:
             os.environ.pop("PUBLIC_BASE_URL", None)
         else:

@@ -21,7 +21,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 from core import clock, graphiql
 from core.api import Context
 from core.auth import Actor, TokenRefused, read_token
-from core.db import bad_text, sqlite_writes
+from core.db import sqlite_writes
 from core.error_policy import MASKED_MESSAGE, OPERATION_UNCLEAR
 from core.limits import MAX_BODY_BYTES, RequestRefused, check_json_value
 from core.settings import Settings
@@ -87,6 +87,7 @@ class MarketGraphQL(GraphQL):
 
     def parse_query_params(self, params) -> dict[str, Any]:
         values = dict(params)
+        check_json_value(values, where="the query parameters")
         for key in ("variables", "extensions"):
             if values.get(key):
                 values[key] = decode_json_object(values[key], what=f"the `{key}` parameter")
@@ -96,8 +97,6 @@ class MarketGraphQL(GraphQL):
         data = await super().parse_http_body(request)
         if isinstance(data, list):
             raise RequestRefused("send one operation per request (batching is off)")
-        if data.query is not None and (reason := bad_text(data.query)):
-            raise RequestRefused(f"the query: {reason}")
         if data.operation_name is not None and not isinstance(data.operation_name, str):
             raise RequestRefused("`operationName` must be a string or null")
         return data

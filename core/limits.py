@@ -40,8 +40,9 @@ from graphql import (
 from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 
+from core.api import UserError
 from core.db import bad_text
-from core.errors import Problem
+from core.errors import ErrorCode, Problem
 
 MAX_DEPTH = 10
 """Fields nested below a root field."""
@@ -106,19 +107,10 @@ LongText = Annotated[str, text_argument()]
 """An argument of free text (a reason, a note, an answer), at most LONG_TEXT characters."""
 
 
-def list_argument(description: str | None = None, *, max_items: int) -> Any:
-    return strawberry.argument(
-        description=_described(description, f"At most {max_items} items."),
-        metadata={"max_items": max_items},
-    )
-
-
 # ---------------------------------------------------------------- checking inputs
 
 
 def _input_problems(value: Any, metadata: Any, path: list[str], name_of: Callable) -> Iterator[Problem]:
-    from core.errors import ErrorCode
-
     if isinstance(value, str):
         limit = (metadata or {}).get("max_length", DEFAULT_TEXT)
         if len(value) > limit:
@@ -167,8 +159,6 @@ class InputLimits(FieldExtension):
 
     def _refusal(self, problems: list[Problem]):
         if self.payload is not None:
-            from core.api import UserError
-
             return self.payload(errors=[UserError.from_problem(p) for p in problems])
         problem = problems[0]
         raise GraphQLError(

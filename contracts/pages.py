@@ -32,7 +32,7 @@ from starlette.routing import Route
 from contracts import service
 from contracts.models import ComplaintStatus
 from core import clock
-from core.db import sqlite_writes
+from core.db import bad_text, sqlite_writes
 from core.errors import DomainError, ErrorCode, Invalid, Problem
 from core.settings import get_settings
 
@@ -105,6 +105,7 @@ TEXT: dict[str, dict[str, str]] = {
         "err_category": "请选择投诉类别。",
         "err_text": "请写下投诉内容。",
         "err_text_long": "内容最多2000字。",
+        "err_characters": "内容里有无法保存的字符，请删去后再提交。",
         "err_generic": "未能提交，请稍后再试。",
         "thanks_title": "谢谢！",
         "thanks_rated": "已收到您的评价，谢谢您的反馈。",
@@ -201,6 +202,7 @@ TEXT: dict[str, dict[str, str]] = {
         "err_category": "Choose what the complaint is about.",
         "err_text": "Write what the complaint is about.",
         "err_text_long": "At most 2000 characters.",
+        "err_characters": "The text holds a character that cannot be stored; remove it and send again.",
         "err_generic": "This could not be sent. Please try again later.",
         "thanks_title": "Thank you!",
         "thanks_rated": "Your rating has been received. Thank you for your feedback.",
@@ -380,6 +382,7 @@ def _message(texts: dict[str, str], action: str, problem: Problem) -> str:
             "category": "err_category",
             "text": "err_text",
             "length": "err_text_long",
+            "characters": "err_characters",
         }
         if field in by_field:
             return texts[by_field[field]]
@@ -486,8 +489,11 @@ def _stars(value: str | None) -> int | None:
 
 
 def _long(value: str) -> None:
+    """Free text of a form: within the length limit, and only characters every database stores."""
     if len(value) > MAX_TEXT:
         raise Invalid(f"at most {MAX_TEXT} characters", field=["input", "length"])
+    if reason := bad_text(value):
+        raise Invalid(reason, field=["input", "characters"])
 
 
 # Each handler returns what the thanks page names: the reference of a complaint, else None.
@@ -500,6 +506,7 @@ async def _dispute(session: AsyncSession, token: str, form: Any, request: Reques
 
 
 async def _rate(session: AsyncSession, token: str, form: Any, request: Request) -> None:
+    _long(str(form.get("comment") or ""))
     stars = service.Stars(
         stars=_stars(form.get("stars")),
         timeliness=_stars(form.get("timeliness")),

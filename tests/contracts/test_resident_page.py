@@ -229,6 +229,11 @@ async def test_user_errors_show_the_form_again_with_the_reason(session, api, res
     assert response.status_code == 422 and "请写下投诉内容。" in response.text
     response = await post(api, token, "complaint", {"category": "LATE", "text": "长" * 2001})
     assert response.status_code == 422 and "内容最多2000字。" in response.text
+    # A NUL in a form (PostgreSQL stores none; SQLite would): a clear error on both databases
+    response = await post(api, token, "complaint", {"category": "LATE", "text": "a\x00b"})
+    assert response.status_code == 422 and "内容里有无法保存的字符" in response.text
+    response = await post(api, token, "rate", {"stars": "4", "comment": "好\x00"}, lang="en")
+    assert response.status_code == 422 and "a character that cannot be stored" in response.text
 
     _, rating, complaints = await stored(session, delivery.id)
     assert rating is None and complaints == []

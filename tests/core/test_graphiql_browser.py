@@ -69,6 +69,8 @@ async def test_graphiql_renders_and_runs_a_query_with_no_internet(server):
             editor = page.locator(".graphiql-query-editor .CodeMirror")
             await expect(editor).to_be_visible(timeout=20_000)
             await expect(editor).to_contain_text("query Now")  # our welcome text
+            # Its schema query done, so that the next page load does not cut it off ("requestfailed").
+            await page.wait_for_load_state("networkidle")
 
             # `?q=` fills the editor, as in strawberry's page (a shared link).
             await page.goto(f"{server}/graphql?q=%7B%20now%20%7D")

@@ -66,7 +66,9 @@ check: $(BIN)/.installed
 schema: $(BIN)/.installed
 	$(BIN)/market schema export
 
-# GraphQL against bare routes on SQLite and PostgreSQL; writes bench/RESULTS.md.
+# Issue 8's scenarios, GraphQL against bare routes doing the same SQL, 2 uvicorn workers, new connection
+# per request and keep-alive, on PostgreSQL and SQLite (about 8 minutes); writes bench/RESULTS.md.
+# Options (scenarios, backends, rounds...): .venv/bin/python -m bench --help
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench
 

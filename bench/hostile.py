@@ -28,6 +28,7 @@ from pathlib import Path
 import httpx
 
 from bench.run import ROOT, serve
+from core.db import alembic_config
 
 FRAGMENT_BOMB = "query Bomb { ...F0 }\n" + "\n".join(
     [f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(20)]
@@ -141,11 +142,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     from alembic import command
 
-    import app
-
     with tempfile.TemporaryDirectory() as folder:
         url = f"sqlite:///{folder}/hostile.db"
-        command.upgrade(app.alembic_config(url), "head")
+        command.upgrade(alembic_config(url), "head")
         os.environ.setdefault("SECRET_KEY", "bench-secret-key-that-is-long-enough-0123456789")
         with serve(url, "app:create_app") as (base, _pid):
             runs = {

@@ -6,6 +6,7 @@ and so overstates its share. Either way the result is the same summary:
 
 - idle: time the loop's thread waited in epoll (for clients, PostgreSQL,
   aiosqlite's threads); busy: the rest;
+- with several worker processes, each profiles its own loop and `summarise` adds them up;
 - self time by library, C functions charged to the library that called them;
 - the top functions by self time, the project's functions by cumulative time,
   and the cumulative time of a few named steps (`MILESTONES`).
@@ -72,22 +73,41 @@ class Tally:
         self.groups[group] = self.groups.get(group, 0.0) + seconds
         self.self_time[label] = self.self_time.get(label, 0.0) + seconds
 
-    def summary(self, name: str, wall: float) -> dict:
-        busy = sum(self.groups.values()) or 1e-9
+    def to_json(self, name: str, wall: float) -> dict:
+        """Everything measured (not yet cut to the top rows), so that workers' tallies can be added up."""
+        return {"profiler": name, "wall_s": wall, "idle_s": self.idle, "groups": self.groups,
+                "self_time": self.self_time, "cumulative": self.cumulative,
+                "milestones": self.milestones}  # fmt: skip
 
-        def top(values: dict[str, float]) -> list:
-            return [[k, v / busy] for k, v in sorted(values.items(), key=lambda kv: -kv[1])[:TOP]]
 
-        return {
-            "profiler": name,
-            "wall_s": wall,
-            "idle_s": self.idle,
-            "busy_s": busy,
-            "groups": top(self.groups),
-            "top_self": top(self.self_time),
-            "top_cumulative_project": top(self.cumulative),
-            "milestones": [[k, self.milestones.get(k, 0.0) / busy] for k in MILESTONES],
-        }
+def summarise(tallies: list[dict]) -> dict:
+    """The tallies of the profiled worker processes added up; shares are of their summed busy time."""
+
+    def added(key: str) -> dict[str, float]:
+        total: dict[str, float] = {}
+        for tally in tallies:
+            for name, seconds in tally[key].items():
+                total[name] = total.get(name, 0.0) + seconds
+        return total
+
+    groups, milestones = added("groups"), added("milestones")
+    busy = sum(groups.values()) or 1e-9
+
+    def top(values: dict[str, float]) -> list:
+        return [[k, v / busy] for k, v in sorted(values.items(), key=lambda kv: -kv[1])[:TOP]]
+
+    return {
+        "profiler": tallies[0]["profiler"],
+        "workers": len(tallies),
+        "wall_s": max(t["wall_s"] for t in tallies),
+        "threads_wall_s": sum(t["wall_s"] for t in tallies),
+        "idle_s": sum(t["idle_s"] for t in tallies),
+        "busy_s": busy,
+        "groups": top(groups),
+        "top_self": top(added("self_time")),
+        "top_cumulative_project": top(added("cumulative")),
+        "milestones": [[k, milestones.get(k, 0.0) / busy] for k in MILESTONES],
+    }
 
 
 def _is_idle(function: str) -> bool:
@@ -102,7 +122,7 @@ def _milestone(filename: str, function: str) -> str | None:
 
 
 class Profile:
-    """Started in the event loop's thread (from a request handler), it profiles that thread."""
+    """Started in the event loop's thread (from a signal handler the loop runs), it profiles that thread."""
 
     def __init__(self, name: str, profiler):
         self.name, self.profiler, self.started = name, profiler, time.perf_counter()
@@ -120,6 +140,7 @@ class Profile:
         return cls("pyinstrument", profiler)
 
     def stop(self) -> dict:
+        """This thread's tally as JSON (`summarise` turns one or several into shares)."""
         wall = time.perf_counter() - self.started
         tally = Tally()
         if self.name == "cProfile":
@@ -130,7 +151,7 @@ class Profile:
             root = self.profiler.last_session.root_frame()
             if root is not None:
                 _tally_frame(tally, root, "other", frozenset())
-        return tally.summary(self.name, wall)
+        return tally.to_json(self.name, wall)
 
 
 def _borrowed(filename: str | None) -> bool:

@@ -1,10 +1,13 @@
-"""`python -m bench`: the three scenarios on SQLite and on PostgreSQL, written to bench/RESULTS.md.
+"""`python -m bench`: the scenarios on SQLite and on PostgreSQL, written to bench/RESULTS.md.
 
 Per backend: a fresh database, migrated with Alembic and seeded through the
-services; uvicorn (one worker) serving bench.server on 127.0.0.1; logins; checks
-that the GraphQL page and the bare page are the same JSON and that a bare rating
-is what GraphQL then shows; then the load generator (its own process) alternates
-GraphQL and bare rounds, and, where a goal is missed, a profiled GraphQL round.
+services; uvicorn (two worker processes by default) serving bench.server on
+127.0.0.1; logins; checks that every bare route answers what GraphQL answers
+(the same JSON for the reads; for the writes, what GraphQL then shows of the
+row written and journal events with the same columns); then the load generator
+(its own process) runs interleaved rounds: per round, every scenario, with a new
+connection per request and with keep-alive, GraphQL and bare route in
+alternating order; and, where a goal is missed, a profiled GraphQL round.
 Raw results go to bench/out/.
 
 `python -m bench --ratings N` instead fills one contract of a fresh PostgreSQL
@@ -20,9 +23,11 @@ import asyncio
 import base64
 import contextlib
 import datetime as dt
+import hashlib
 import json
 import os
 import secrets
+import signal
 import socket
 import statistics
 import subprocess
@@ -35,7 +40,11 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"
-GOALS = {"submit": 0.5, "page": 1 / 3, "rate": 0.5}
+# Issue 8: GraphQL at least half the bare route's throughput; server CPU per request about this (ms).
+SCENARIOS = ("public", "page", "node", "submit", "rate")
+GOALS = {"public": 0.5, "page": 0.5, "node": 0.5, "submit": 0.5, "rate": 0.5}
+CPU_GOALS = {"public": 8.0, "page": 8.0, "node": 2.0, "submit": 7.0}
+MODES = ("close", "keepalive")
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1/postgres")
 MEASURES = ("rps", "p50_ms", "p99_ms", "server_cpu", "client_cpu", "other_cpu", "machine_busy",
             "server_cpu_ms_per_request", "statements_per_request")  # fmt: skip
@@ -88,7 +97,7 @@ def postgres_database():
 def migrate(url: str) -> None:
     from alembic import command
 
-    from app import alembic_config
+    from core.db import alembic_config
 
     config = alembic_config(url)
     config.attributes["configure_logger"] = False
@@ -131,13 +140,34 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def worker_pids(master: int) -> list[int]:
+    """uvicorn's worker processes (its `spawn_main` children), or the master itself when it has none."""
+    workers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == master and b"spawn_main" in (stat.parent / "cmdline").read_bytes():
+                workers.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended meanwhile
+    return sorted(workers) or [master]
+
+
 @contextlib.contextmanager
-def serve(url: str, factory: str):
-    """uvicorn, one worker, on 127.0.0.1; yields (base URL, pid)."""
+def serve(url: str, factory: str, *, workers: int = 1, probe_dir: Path | None = None, nagle: bool = False):
+    """uvicorn (bench/serve.py) on 127.0.0.1 with `workers` processes; yields (base URL, pid of the master).
+
+    With `probe_dir` (bench.server's factory), it also waits until every worker has built the
+    app (its statement counter file is there).
+    """
     port = free_port()
-    command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host",
-               "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=os.environ | {"DATABASE_URL": url})  # noqa: S603
+    command = [sys.executable, "-m", "bench.serve", factory, "--port", str(port), "--workers", str(workers)]
+    if nagle:
+        command.append("--nagle")
+    environment = os.environ | {"DATABASE_URL": url}
+    if probe_dir is not None:
+        environment["BENCH_PROBE_DIR"] = str(probe_dir)
+    process = subprocess.Popen(command, cwd=ROOT, env=environment)  # noqa: S603
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -145,10 +175,12 @@ def serve(url: str, factory: str):
             if process.poll() is not None:
                 raise RuntimeError(f"the server exited with status {process.returncode}")
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + "/healthz", timeout=2, trust_env=False).status_code == 200:
+                if httpx.get(base + "/healthz", timeout=2, trust_env=False).status_code == 200 and (
+                    probe_dir is None or workers_ready(process.pid, workers, probe_dir)
+                ):
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer /healthz within 60 s")
+                raise RuntimeError(f"the server did not answer /healthz with {workers} workers within 60 s")
             time.sleep(0.2)
         yield base, process.pid
     finally:
@@ -158,6 +190,11 @@ def serve(url: str, factory: str):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def workers_ready(master: int, workers: int, probe_dir: Path) -> bool:
+    pids = worker_pids(master) if workers > 1 else [master]
+    return len(pids) == workers and all((probe_dir / f"statements-{pid}").exists() for pid in pids)
 
 
 def login(client: httpx.Client, email: str, password: str) -> str:
@@ -219,6 +256,130 @@ def same_page(client: httpx.Client, plan: dict) -> dict:
     }
 
 
+def same_public_page(client: httpx.Client) -> dict:
+    """The anonymous page: both routes answer the same JSON."""
+    from bench.load import PAGE_SIZE, PUBLIC_PAGE
+
+    graphql = client.post("/graphql", json={"query": PUBLIC_PAGE, "variables": {"first": PAGE_SIZE}})
+    bare = client.post("/bare/public-tenders", json={"first": PAGE_SIZE})
+    if "errors" in graphql.json():
+        raise RuntimeError(f"the GraphQL public page failed: {graphql.json()['errors']}")
+    difference = first_difference(graphql.json(), bare.json())
+    if difference:
+        raise AssertionError(f"the bare public page differs from the GraphQL public page at {difference}")
+    edges = graphql.json()["data"]["tenders"]["edges"]
+    return {"tenders": len(edges), "bytes": len(graphql.content), "bare_bytes": len(bare.content)}
+
+
+def same_nodes(client: httpx.Client, plan: dict) -> dict:
+    """Every tender the node scenario reads: both routes answer the same JSON, with the answered questions."""
+    from bench.load import NODE
+
+    sizes = []
+    for gid in plan["node_ids"]:
+        graphql = client.post("/graphql", json={"query": NODE, "variables": {"id": gid}})
+        bare = client.post("/bare/tender", json={"id": gid})
+        body = graphql.json()
+        if "errors" in body or body["data"]["node"] is None:
+            raise RuntimeError(f"the GraphQL node {gid} failed: {body}")
+        if len(body["data"]["node"]["clarifications"]) != plan["answered_per_node"]:
+            raise AssertionError(f"node {gid}: {body['data']['node']['clarifications']}")
+        difference = first_difference(body, bare.json())
+        if difference:
+            raise AssertionError(f"the bare tender {gid} differs from the GraphQL node at {difference}")
+        sizes.append(len(graphql.content))
+    return {"tenders": len(sizes), "clarifications": plan["answered_per_node"], "bytes": max(sizes)}
+
+
+MY_BID = """query Bid($id: ID!) {
+  node(id: $id) { ... on Bid { id version unitPrice receipt { sha256 submittedAt } canonicalContent } }
+}"""
+
+
+def same_submit(client: httpx.Client, plan: dict) -> dict:
+    """One amendment of the same bid through each side: each answer is what GraphQL then shows of the bid
+    (same ID, consecutive versions, the price, a receipt whose SHA-256 covers the bid's canonical text)."""
+    from bench.load import PROPOSAL, SUBMIT
+
+    slot = plan["submit_slots"][0][0]
+    headers = {"Authorization": f"Bearer {slot['token']}"}
+    answers = {}
+    # Each side changes the price and the proposal, so that both events change the same columns.
+    for side, price, proposal in (("graphql", "99.50", PROPOSAL + "甲"), ("bare", "98.50", PROPOSAL + "乙")):
+        if side == "graphql":
+            variables = {"input": {"tenderId": slot["tender_gid"], "unitPrice": price, "proposal": proposal}}
+            body = client.post(
+                "/graphql", json={"query": SUBMIT, "variables": variables}, headers=headers
+            ).json()
+        else:
+            body = client.post(
+                "/bare/submit-bid",
+                json={"tenderId": slot["tender_id"], "providerId": slot["provider_id"],
+                      "userId": slot["user_id"], "unitPrice": price, "proposal": proposal},
+            ).json()  # fmt: skip
+        if "errors" in body or body["data"]["submitBid"]["errors"]:
+            raise RuntimeError(f"the {side} submitBid failed: {body}")
+        answer = body["data"]["submitBid"]
+        shown = client.post(
+            "/graphql", json={"query": MY_BID, "variables": {"id": answer["bid"]["id"]}}, headers=headers
+        ).json()
+        if "errors" in shown or shown["data"]["node"] is None:
+            raise RuntimeError(f"the bid after the {side} submitBid: {shown}")
+        bid = shown["data"]["node"]
+        content = bid.pop("canonicalContent")
+        receipt = bid.pop("receipt")
+        difference = first_difference(
+            {"bid": answer["bid"], "receipt": answer["receipt"]}, {"bid": bid, "receipt": receipt}
+        )
+        if difference:
+            raise AssertionError(f"the {side} submitBid answer differs from the bid as shown at {difference}")
+        if hashlib.sha256(content.encode()).hexdigest() != receipt["sha256"] or bid["unitPrice"] != price:
+            raise AssertionError(f"the {side} submitBid wrote a bid its receipt does not cover: {content}")
+        answers[side] = answer["bid"]
+    if answers["bare"]["id"] != answers["graphql"]["id"] or (
+        answers["bare"]["version"] != answers["graphql"]["version"] + 1
+    ):
+        raise AssertionError(f"the two submissions are not consecutive versions of one bid: {answers}")
+    return {"tender_id": slot["tender_id"], "provider_id": slot["provider_id"],
+            "versions": [answers["graphql"]["version"], answers["bare"]["version"]]}  # fmt: skip
+
+
+async def bid_events(url: str, checked: dict) -> dict:
+    """The journal events of the two checked amendments (GraphQL, bare): the same columns before and after."""
+    from sqlalchemy import select
+
+    from core.db import create_engine, create_sessionmaker
+    from core.models import JournalEvent
+
+    engine = create_engine(url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rows = (
+                await session.scalars(
+                    select(JournalEvent).where(
+                        JournalEvent.action == "bid.amended", JournalEvent.entity_type == "Bid"
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    events = {}
+    for row in rows:
+        after = json.loads(row.after)
+        key = (after.get("tender_id"), after.get("provider_id"), after.get("version"))
+        if key[:2] == (checked["tender_id"], checked["provider_id"]) and key[2] in checked["versions"]:
+            events[key[2]] = (json.loads(row.before), after)
+    if len(events) != 2:
+        raise AssertionError(f"journal events of the checked bid versions: {sorted(events)}")
+    (g_before, g_after), (b_before, b_after) = (events[v] for v in checked["versions"])
+    if sorted(g_before) != sorted(b_before) or sorted(g_after) != sorted(b_after):
+        raise AssertionError(f"bid journal events differ: {sorted(g_after)} != {sorted(b_after)}")
+    changed = {k for k in g_after if g_after[k] != g_before[k]}
+    if changed != {k for k in b_after if b_after[k] != b_before[k]}:
+        raise AssertionError(f"bid journal events change different columns: {g_after} / {b_after}")
+    return {"columns": sorted(g_after), "changed": sorted(changed)}
+
+
 RESIDENT = """query Resident($token: String!) {
   residentDelivery(token: $token) {
     serviceName providerName deliveredOn units disputed linkValidUntil
@@ -264,7 +425,7 @@ async def rating_events(url: str) -> dict:
 
     from bench.load import rating_input, rating_token
     from contracts.models import Delivery
-    from contracts.service import token_hash
+    from contracts.residents import token_hash
     from core.db import create_engine, create_sessionmaker
     from core.models import JournalEvent
 
@@ -311,61 +472,107 @@ def run_load(plan: dict, steps: list[dict], name: str) -> list[dict]:
     for result in results:
         if result["failures"]:
             raise RuntimeError(
-                f"{result['failures']} failed requests in {result['scenario']}/{result['side']}: "
+                f"{result['failures']} failed requests in {result['scenario']}/{result['side']}"
+                f"/{result.get('mode', 'keepalive')}: "
                 f"{result['first_failure']}"
             )
     return results
 
 
-def interleaved(scenario: str, *, rounds: int, seconds: float, warmup: float) -> list[dict]:
-    """Warm both sides, then A B, B A, A B... so that drift weighs on both alike."""
+def interleaved(scenarios: list[str], modes: list[str], *, rounds: int, seconds: float, warmup: float):
+    """Warm every scenario's sides once, then rounds: in each, every scenario, in each connection mode,
+    GraphQL and bare one after the other (A B in even rounds, B A in odd ones), so that drift and the
+    neighbours' noise weigh on both sides alike and on every scenario."""
     steps = [
-        {"scenario": scenario, "side": side, "seconds": warmup, "round": None} for side in ("graphql", "bare")
+        {"scenario": scenario, "side": side, "mode": "keepalive", "seconds": warmup, "round": None}
+        for scenario in scenarios
+        for side in ("graphql", "bare")
     ]
     for r in range(rounds):
-        order = ("graphql", "bare") if r % 2 == 0 else ("bare", "graphql")
-        steps += [{"scenario": scenario, "side": side, "seconds": seconds, "round": r} for side in order]
+        sides = ("graphql", "bare") if r % 2 == 0 else ("bare", "graphql")
+        order = modes if r % 2 == 0 else modes[::-1]
+        steps += [
+            {"scenario": scenario, "side": side, "mode": mode, "seconds": seconds, "round": r}
+            for scenario in scenarios
+            for mode in order
+            for side in sides
+        ]
     return steps
 
 
 def summarise(results: list[dict]) -> dict:
-    """Medians over the timed rounds of each scenario and side, and the throughput ratios."""
+    """Per scenario and connection mode: medians over the timed rounds of each side, the ratios, the goals."""
     summary: dict = {}
-    for scenario in GOALS:
-        timed = [r for r in results if r["scenario"] == scenario and r["round"] is not None]
-        if not timed:
-            continue
-        sides = {}
-        for side in ("graphql", "bare"):
-            rounds = [r for r in timed if r["side"] == side]
-            sides[side] = {key: statistics.median(r[key] for r in rounds) for key in MEASURES} | {
-                "rounds": len(rounds),
-                "requests": sum(r["requests"] for r in rounds),
+    for scenario in SCENARIOS:
+        for mode in MODES:
+            timed = [
+                r
+                for r in results
+                if r["scenario"] == scenario and r["mode"] == mode and r["round"] is not None
+            ]
+            if not timed:
+                continue
+            sides = {}
+            for side in ("graphql", "bare"):
+                rounds = [r for r in timed if r["side"] == side]
+                sides[side] = {key: statistics.median(r[key] for r in rounds) for key in MEASURES} | {
+                    "rounds": len(rounds),
+                    "requests": sum(r["requests"] for r in rounds),
+                }
+            by_round = {(r["round"], r["side"]): r for r in timed}
+            numbers = sorted({r["round"] for r in timed})
+            # Each ratio pairs the two sides of one round (the same conditions); the figure is their median.
+            pairs = [by_round[(n, "graphql")]["rps"] / by_round[(n, "bare")]["rps"] for n in numbers]
+            cpu_pairs = [
+                by_round[(n, "graphql")]["server_cpu_ms_per_request"]
+                / by_round[(n, "bare")]["server_cpu_ms_per_request"]
+                for n in numbers
+            ]
+            ratio = statistics.median(pairs)
+            cpu = sides["graphql"]["server_cpu_ms_per_request"]
+            cpu_goal = CPU_GOALS.get(scenario)
+            summary.setdefault(scenario, {})[mode] = sides | {
+                "ratio": ratio,
+                "round_ratios": pairs,
+                "cpu_ratio": statistics.median(cpu_pairs),
+                "goal": GOALS[scenario],
+                "met": ratio >= GOALS[scenario],
+                "cpu_goal": cpu_goal,
+                "cpu_met": None if cpu_goal is None else cpu <= cpu_goal,
             }
-        by_round = {(r["round"], r["side"]): r["rps"] for r in timed}
-        pairs = [
-            by_round[(n, "graphql")] / by_round[(n, "bare")] for n in sorted({r["round"] for r in timed})
-        ]
-        ratio = sides["graphql"]["rps"] / sides["bare"]["rps"]
-        summary[scenario] = sides | {
-            "ratio": ratio,
-            "round_ratios": pairs,
-            "goal": GOALS[scenario],
-            "met": ratio >= GOALS[scenario],
-        }
     return summary
 
 
-def profile(client: httpx.Client, plan: dict, scenario: str, seconds: float, name: str) -> dict:
-    """A GraphQL round under cProfile in the server; what its event loop spent its time on."""
-    client.post("/bench/profile/start")
+def missed(outcome: dict) -> bool:
+    """Any goal of the scenario missed, in either connection mode."""
+    return any(not o["met"] or o["cpu_met"] is False for o in outcome.values())
+
+
+def profile(plan: dict, scenario: str, seconds: float, name: str, probe_dir: Path) -> dict:
+    """A keep-alive GraphQL round with the profiler on in every worker (SIGUSR1, SIGUSR2: bench/server.py);
+    what their event loops spent their time on, added up."""
+    from bench import profiling
+
+    pids = plan["server_pids"]
+    for stale in probe_dir.glob("profile-*"):
+        stale.unlink()
+    for pid in pids:
+        os.kill(pid, signal.SIGUSR1)
     try:
-        step = run_load(
-            plan, [{"scenario": scenario, "side": "graphql", "seconds": seconds, "round": None}], name
-        )
+        timed = {"scenario": scenario, "side": "graphql", "mode": "keepalive", "seconds": seconds}
+        step = run_load(plan, [timed | {"round": None}], name)
     finally:
-        summary = client.post("/bench/profile/stop", timeout=120).json()
-    return summary | {"rps_profiled": step[0]["rps"]}
+        for pid in pids:
+            os.kill(pid, signal.SIGUSR2)
+        files = [probe_dir / f"profile-{pid}.json" for pid in pids]
+        deadline = time.monotonic() + 120
+        while not all(f.exists() for f in files):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the workers wrote no profile within 120 s: {files}")
+            time.sleep(0.2)
+    summary = profiling.summarise([json.loads(f.read_text()) for f in files])
+    cpu = step[0]["server_cpu"] * step[0]["elapsed_s"]  # CPU seconds of the workers, all their threads
+    return summary | {"rps_profiled": step[0]["rps"], "cpu_s": cpu}
 
 
 # ---------------------------------------------------------------- one backend
@@ -375,9 +582,12 @@ def run_backend(backend: str, options) -> dict:
     from bench import seed
 
     databases = {"sqlite": sqlite_database, "postgresql": postgres_database}
+    scenarios = [s for s in SCENARIOS if s in options.scenarios.split(",")]
+    modes = [m for m in MODES if m in options.modes.split(",")]
     load_before = os.getloadavg()[0]
     try:
-        with databases[backend]() as url:
+        with databases[backend]() as url, tempfile.TemporaryDirectory(prefix="market-bench-probe-") as probes:
+            probe_dir = Path(probes)
             log(f"{backend}: migrating a fresh database")
             migrate(url)
             log(f"{backend}: seeding through the services")
@@ -390,35 +600,41 @@ def run_backend(backend: str, options) -> dict:
             )  # fmt: skip
             seeded = time.perf_counter() - started
             version = asyncio.run(server_version(url))
+            server_options = {"workers": options.workers, "probe_dir": probe_dir, "nagle": options.nagle}
             with (
-                serve(url, options.app) as (base, pid),
+                serve(url, options.app, **server_options) as (base, pid),
                 httpx.Client(base_url=base, timeout=60, trust_env=False) as client,
             ):
-                log(f"{backend}: server up (pid {pid}); logging in {len(world.providers) + 1} accounts")
-                plan = build_plan(client, world, base, pid, options.concurrency)
-                page = same_page(client, plan)
+                pids = worker_pids(pid) if options.workers > 1 else [pid]
+                log(f"{backend}: server up (workers {pids}); logging in {len(world.providers) + 1} accounts")
+                plan = build_plan(client, world, base, pids, probe_dir, options.concurrency)
+                checks = {
+                    "public": same_public_page(client),
+                    "page": same_page(client, plan),
+                    "node": same_nodes(client, plan),
+                    "submit": same_submit(client, plan),
+                }
+                checks["submit"] |= asyncio.run(bid_events(url, checks["submit"]))
                 same_rating(client, plan)
-                log(
-                    f"{backend}: bare page equals the GraphQL page ({page}), bare rating as GraphQL's; timing"
+                log(f"{backend}: every bare route answers as GraphQL does ({checks}); timing")
+                steps = interleaved(
+                    scenarios, modes, rounds=options.rounds, seconds=options.seconds, warmup=options.warmup
                 )
-                steps = [
-                    step
-                    for scenario in options.scenarios.split(",")
-                    for step in interleaved(
-                        scenario, rounds=options.rounds, seconds=options.seconds, warmup=options.warmup
-                    )
-                ]
                 results = run_load(plan, steps, f"{backend}-rounds")
                 summary = summarise(results)
                 profiles = {}
                 for scenario, outcome in summary.items():
-                    ratio, goal = outcome["ratio"], outcome["goal"]
-                    log(f"{backend}: {scenario} GraphQL/bare = {ratio:.2f} (goal {goal:.2f})")
-                    if not outcome["met"] or options.profile_all:
-                        log(f"{backend}: profiling GraphQL {scenario}")
-                        profiles[scenario] = profile(
-                            client, plan, scenario, options.profile_seconds, f"{backend}-profile-{scenario}"
+                    for mode, o in outcome.items():
+                        cpu = [o[side]["server_cpu_ms_per_request"] for side in ("graphql", "bare")]
+                        log(
+                            f"{backend}: {scenario} ({mode}) GraphQL/bare = {o['ratio']:.2f} (goal "
+                            f"{o['goal']:.2f}), CPU {cpu[0]:.1f} ms/request against {cpu[1]:.1f} "
+                            f"(goal {o['cpu_goal']})"
                         )
+                    if missed(outcome) or options.profile_all:
+                        log(f"{backend}: profiling GraphQL {scenario}")
+                        name = f"{backend}-profile-{scenario}"
+                        profiles[scenario] = profile(plan, scenario, options.profile_seconds, name, probe_dir)
             verification = asyncio.run(verify_journal(url))
             if not verification.ok:
                 raise RuntimeError(f"{backend}: the journal chain is broken: {verification.reason}")
@@ -426,19 +642,23 @@ def run_backend(backend: str, options) -> dict:
             return {
                 "backend": backend,
                 "server": version,
+                "workers": len(pids),
+                "cpus": os.cpu_count(),
+                "nagle": options.nagle,
                 "world": {
                     "providers": len(world.providers),
                     "tenders": world.tenders,
                     "opened_tenders": world.opened_tenders,
                     "opened_bids": world.opened_bids,
                     "bidding_tenders": len(world.bidding_tender_ids),
+                    "node_tenders": len(world.node_tender_ids),
                     "contracts": len(world.contract_ids),
                     "rating_tokens": world.rating_tokens,
                     "ratings_given": plan["rate_next"],
                     "seconds_to_seed": seeded,
                 },
                 "rating_event_columns": events["columns"],
-                "page": page,
+                "checks": checks,
                 "load_average": [load_before, os.getloadavg()[0]],
                 "journal_events": verification.checked,
                 "summary": summary,
@@ -450,12 +670,16 @@ def run_backend(backend: str, options) -> dict:
         return {"backend": backend, "skipped": f"PostgreSQL not reachable at {POSTGRES_URL}: {error}"}
 
 
-def build_plan(client: httpx.Client, world, base: str, pid: int, concurrency: int) -> dict:
+def build_plan(
+    client: httpx.Client, world, base: str, pids: list[int], probe_dir: Path, concurrency: int
+) -> dict:
     """Tokens of every account (logged in once, before timing) and each worker's own bids to amend.
 
     Worker w amends the bids of every provider on bidding tender w only, so that no two
     requests in flight touch the same bid or the same tender row (the journal head is shared).
     """
+    from bench.seed import QUESTIONS
+
     officer_token = login(client, world.officer.email, world.password)
     providers = [
         {"token": login(client, p.email, world.password), "user_id": p.user_id, "provider_id": p.provider_id}
@@ -468,7 +692,8 @@ def build_plan(client: httpx.Client, world, base: str, pid: int, concurrency: in
         slots.append([p | {"tender_id": tender_id, "tender_gid": gid} for p in providers])
     return {
         "base_url": base,
-        "server_pid": pid,
+        "server_pids": pids,
+        "probe_dir": str(probe_dir),
         "concurrency": concurrency,
         "officer": {
             "token": officer_token,
@@ -476,6 +701,8 @@ def build_plan(client: httpx.Client, world, base: str, pid: int, concurrency: in
             "department_id": world.officer.department_id,
         },
         "submit_slots": slots,
+        "node_ids": [base64.b64encode(f"Tender:{t}".encode()).decode() for t in world.node_tender_ids],
+        "answered_per_node": QUESTIONS - 1,
         "rate_tokens": world.rating_tokens,
         "rate_next": 0,
     }
@@ -634,7 +861,8 @@ def run_ratings(options) -> dict:
             version = asyncio.run(server_version(url))
             steps, current, loads = [], 0, []
             with (
-                serve(url, options.app) as (base, _pid),
+                tempfile.TemporaryDirectory(prefix="market-bench-probe-") as probes,
+                serve(url, options.app, probe_dir=Path(probes)) as (base, _pid),
                 httpx.Client(base_url=base, timeout=300, trust_env=False) as client,
             ):
                 token = login(client, world.officer.email, world.password)
@@ -695,19 +923,36 @@ def machine_facts() -> dict:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per side and scenario")
+    parser.add_argument("--backends", default="postgresql,sqlite", help="of postgresql, sqlite")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed rounds per scenario, connection mode and side"
+    )
     parser.add_argument("--seconds", type=float, default=3.0, help="length of a timed round")
-    parser.add_argument("--warmup", type=float, default=1.5, help="untimed warm-up per side and scenario")
-    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--warmup", type=float, default=1.0, help="untimed warm-up per side and scenario")
+    parser.add_argument("--concurrency", type=int, default=8, help="clients, each one request in flight")
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument(
+        "--nagle",
+        action="store_true",
+        help="leave TCP_NODELAY off as uvicorn --workers does (each keep-alive response then waits ~40 ms "
+        "for the client's delayed ACK; see bench/serve.py)",
+    )
+    parser.add_argument(
+        "--modes", default="close,keepalive", help="of close (a new connection per request), keepalive"
+    )
     parser.add_argument("--providers", type=int, default=40, help="provider accounts that bid")
-    parser.add_argument("--profile-seconds", type=float, default=4.0)
+    parser.add_argument("--profile-seconds", type=float, default=3.0)
     parser.add_argument("--profile-all", action="store_true", help="profile even where the goal is met")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "RESULTS.md")
-    parser.add_argument("--scenarios", default="submit,page,rate", help="of submit, page, rate")
+    parser.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help="of " + ", ".join(SCENARIOS) + " (in this order)"
+    )
     parser.add_argument("--contracts", type=int, default=4, help="contracts made through the services")
     parser.add_argument(
-        "--rating-tokens", type=int, default=30_000, help="deliveries seeded for (c), one per rating"
+        "--rating-tokens",
+        type=int,
+        default=30_000,
+        help="deliveries seeded for (5) rateDelivery, one per rating",
     )
     parser.add_argument(
         "--ratings", type=int, metavar="N", help="instead: the contracts page at 0, 1,000 and N ratings"
@@ -720,6 +965,10 @@ def main(argv: list[str] | None = None) -> None:
         help="app factory to serve, to measure a candidate change with the same harness",
     )
     options = parser.parse_args(argv)
+    for name, given, known in (("scenarios", options.scenarios, SCENARIOS), ("modes", options.modes, MODES)):
+        unknown = sorted(set(given.split(",")) - set(known))
+        if unknown:
+            parser.error(f"unknown {name} {', '.join(unknown)}: choose among {', '.join(known)}")
 
     # Production settings (no introspection, masked errors), the real clock, a throwaway secret.
     os.environ.update({"ENVIRONMENT": "production", "SECRET_KEY": secrets.token_urlsafe(48)})

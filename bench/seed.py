@@ -10,6 +10,9 @@ providers with a PROVIDER account each, one package, and tenders:
   every bare insert-or-update) is a new version of a live bid on both sides.
 
 Tenders are created in an interleaved order, so that the newest 50 mix both kinds.
+The `NODE_TENDERS` published tenders after the bidding ones are the ones read one
+by one by `node(id:)`: each has `QUESTIONS` clarifications asked by providers, of
+which all but the last are answered by the officer (anonymous readers see those).
 
 Before them (older IDs, so the newest 50 stay the same), `contracts` tenders
 run the whole purchase, back-dated: published five months ago, bids, opening,
@@ -31,19 +34,20 @@ from decimal import Decimal
 from argon2 import PasswordHasher
 from stdnum.cn import uscc
 
-from contracts import bulk
-from contracts import service as contracts
+from contracts import bulk, lifecycle
 from core import auth, clock
 from core.auth import Actor, Role
 from core.db import create_engine, create_sessionmaker
+from market import accounts, awards, bids, catalogue, directory, evaluation, providers, tenders
 from market import models as m
-from market import service, tendering
 
 ADMIN = Actor(user_id=None, role=Role.ADMIN)
 PASSWORD = "bench-password-2026"
 TENDERS = 60
 OPENED_EVERY = 3  # every third tender has opened bids
 BIDS_PER_OPENED = 4
+NODE_TENDERS = 10
+QUESTIONS = 4  # per node tender; all but the last answered
 
 
 @dataclass
@@ -59,6 +63,7 @@ class World:
     officer: Account
     providers: list[Account]
     bidding_tender_ids: list[int]
+    node_tender_ids: list[int]
     tenders: int
     opened_tenders: int
     opened_bids: int
@@ -75,14 +80,14 @@ def credit_code(n: int) -> str:
     return body + uscc.calc_check_digit(body)
 
 
-def package_spec() -> service.PackageSpec:
+def package_spec() -> catalogue.PackageSpec:
     higher, lower = m.KpiDirection.HIGHER_IS_BETTER, m.KpiDirection.LOWER_IS_BETTER
     kpis = [
-        service.KpiSpec("按时上门率", "%", 95, higher, 0.5, m.KpiSource.AUDIT),
-        service.KpiSpec("服务完成率", "%", 100, higher, 0.3, m.KpiSource.DELIVERY_RATE),
-        service.KpiSpec("有效投诉率", "per 100", 1, lower, 0.2, m.KpiSource.COMPLAINT_RATE),
+        catalogue.KpiSpec("按时上门率", "%", 95, higher, 0.5, m.KpiSource.AUDIT),
+        catalogue.KpiSpec("服务完成率", "%", 100, higher, 0.3, m.KpiSource.DELIVERY_RATE),
+        catalogue.KpiSpec("有效投诉率", "per 100", 1, lower, 0.2, m.KpiSource.COMPLAINT_RATE),
     ]
-    return service.PackageSpec(
+    return catalogue.PackageSpec(
         name="居家养老上门服务",
         name_en="Home elderly care visit",
         category="ELDERLY_CARE",
@@ -97,8 +102,8 @@ def package_spec() -> service.PackageSpec:
 
 def terms(
     package, region, evaluators, *, index: int, deadline: dt.datetime, starts_after_days: int = 30
-) -> tendering.TenderTerms:
-    return tendering.TenderTerms(
+) -> tenders.TenderTerms:
+    return tenders.TenderTerms(
         package_id=package.id,
         region_id=region.id,
         title=f"黄浦区居家养老上门服务采购（第{index + 1}包）",
@@ -141,19 +146,19 @@ async def _build(session, provider_count: int, bidding_count: int, contract_coun
     now = clock.real_now()
     past = now - dt.timedelta(days=60)
     clock.pin(session, now - dt.timedelta(days=160))
-    huangpu = await service.create_region(
+    huangpu = await directory.create_region(
         session=session, actor=ADMIN, code="310101", name="上海市黄浦区", kind=m.RegionKind.URBAN,
         population=662_000,
     )  # fmt: skip
-    department = await service.create_department(
+    department = await directory.create_department(
         session=session, actor=ADMIN, name="黄浦区民政局", region_id=huangpu.id
     )
-    officer = await service.create_user(
+    officer = await accounts.create_user(
         session=session, actor=ADMIN, email="officer@bench.example.org", password=PASSWORD,
         name="采购专员", role=Role.OFFICER, department_id=department.id,
     )  # fmt: skip
     evaluators = [
-        await service.create_user(
+        await accounts.create_user(
             session=session,
             actor=ADMIN,
             email=f"evaluator{i}@bench.example.org",
@@ -163,24 +168,26 @@ async def _build(session, provider_count: int, bidding_count: int, contract_coun
         )
         for i in range(3)
     ]
-    package = await service.create_service_package(
+    package = await catalogue.create_service_package(
         session=session, actor=ADMIN, code="ELDER-HOME-VISIT", spec=package_spec()
     )
-    accounts, bidders = [], []
+    provider_accounts, bidders = [], []
     for i in range(provider_count):
-        registration = await service.register_provider(
+        registration = await providers.register_provider(
             session=session, actor=None, legal_name=f"上海市黄浦区第{i + 1}居家养老服务中心",
             credit_code=credit_code(i + 1), kind=m.ProviderKind.SOCIAL_ORGANISATION,
             region_ids=[huangpu.id], admin_email=f"provider{i + 1}@bench.example.org",
             admin_password=PASSWORD, admin_name=f"投标人{i + 1}",
         )  # fmt: skip
-        await service.approve_provider(session=session, actor=ADMIN, provider_id=registration.provider.id)
-        accounts.append(Account(registration.user.email, registration.user.id, registration.provider.id))
-        bidders.append(service.actor_of(registration.user))
+        await providers.approve_provider(session=session, actor=ADMIN, provider_id=registration.provider.id)
+        provider_accounts.append(
+            Account(registration.user.email, registration.user.id, registration.provider.id)
+        )
+        bidders.append(accounts.actor_of(registration.user))
     await session.commit()
 
-    owner = service.actor_of(officer)
-    panel = [service.actor_of(e) for e in evaluators]
+    owner = accounts.actor_of(officer)
+    panel = [accounts.actor_of(e) for e in evaluators]
     contract_ids = []
     for index in range(contract_count):
         contract = await _contract(
@@ -194,15 +201,15 @@ async def _build(session, provider_count: int, bidding_count: int, contract_coun
     for index in range(TENDERS):
         was_opened = index % OPENED_EVERY == 0
         deadline = past + dt.timedelta(days=20) if was_opened else now + dt.timedelta(days=365)
-        tender = await tendering.create_tender(
+        tender = await tenders.create_tender(
             session=session, actor=owner,
             terms=terms(package, huangpu, evaluators, index=index, deadline=deadline),
         )  # fmt: skip
-        await tendering.publish_tender(session=session, actor=owner, tender_id=tender.id)
+        await tenders.publish_tender(session=session, actor=owner, tender_id=tender.id)
         if was_opened:
             for k in range(BIDS_PER_OPENED):
                 bidder = (index + k) % provider_count
-                await tendering.submit_bid(
+                await bids.submit_bid(
                     session=session, actor=bidders[bidder], tender_id=tender.id,
                     unit_price=Decimal(90 + 3 * k + index % 5), proposal=f"技术方案：投标人{bidder + 1}",
                 )  # fmt: skip
@@ -214,23 +221,41 @@ async def _build(session, provider_count: int, bidding_count: int, contract_coun
 
     clock.pin(session, past + dt.timedelta(days=21))
     for tender_id in opened:
-        await tendering.open_bids(session=session, actor=owner, tender_id=tender_id)
+        await bids.open_bids(session=session, actor=owner, tender_id=tender_id)
     await session.commit()
 
     clock.pin(session, None)
     bidding = open_for_bids[:bidding_count]
     for tender_id in bidding:
         for i, bidder in enumerate(bidders):
-            await tendering.submit_bid(
+            await bids.submit_bid(
                 session=session, actor=bidder, tender_id=tender_id,
                 unit_price=Decimal(80 + i % 25), proposal=f"技术方案：投标人{i + 1}",
             )  # fmt: skip
         await session.commit()
 
+    node_tenders = open_for_bids[bidding_count : bidding_count + NODE_TENDERS]
+    for n, tender_id in enumerate(node_tenders):
+        for q in range(QUESTIONS):
+            bidder = (n + q) % provider_count
+            clarification = await tenders.ask_clarification(
+                session=session, actor=bidders[bidder], tender_id=tender_id,
+                question=f"第{q + 1}问：上门时段可否由服务机构与老人另行约定？（投标人{bidder + 1}）",
+            )  # fmt: skip
+            await session.flush()
+            if q < QUESTIONS - 1:
+                await tenders.answer_clarification(
+                    session=session, actor=owner, clarification_id=clarification.id,
+                    answer="可以。上门时段由服务机构与服务对象协商确定，并在服务记录中注明；"
+                    "每周上门次数与每次时长不得低于服务标准。",
+                )  # fmt: skip
+        await session.commit()
+
     return World(
         officer=Account(officer.email, officer.id, department_id=department.id),
-        providers=accounts,
+        providers=provider_accounts,
         bidding_tender_ids=bidding,
+        node_tender_ids=node_tenders,
         tenders=TENDERS,
         opened_tenders=len(opened),
         opened_bids=opened_bids,
@@ -242,34 +267,34 @@ async def _contract(session, owner, panel, bidders, package, region, evaluators,
     """A tender through the whole purchase to its contract, each step at its (past) moment."""
     deadline = published + dt.timedelta(days=20)
     clock.pin(session, published)
-    tender = await tendering.create_tender(
+    tender = await tenders.create_tender(
         session=session, actor=owner,
         terms=terms(package, region, evaluators, index=index, deadline=deadline, starts_after_days=30),
     )  # fmt: skip
-    await tendering.publish_tender(session=session, actor=owner, tender_id=tender.id)
+    await tenders.publish_tender(session=session, actor=owner, tender_id=tender.id)
     clock.pin(session, published + dt.timedelta(days=2))
-    bids = []
+    bid_ids = []
     for k in range(3):
         bidder = bidders[(3 * index + k) % len(bidders)]
-        submission = await tendering.submit_bid(
+        submission = await bids.submit_bid(
             session=session, actor=bidder, tender_id=tender.id,
             unit_price=Decimal(95 + 2 * k), proposal=f"技术方案：第{k + 1}家",
         )  # fmt: skip
-        bids.append(submission.bid.id)
+        bid_ids.append(submission.bid.id)
     await session.commit()
     clock.pin(session, deadline + dt.timedelta(hours=1))
-    await tendering.open_bids(session=session, actor=owner, tender_id=tender.id)
+    await bids.open_bids(session=session, actor=owner, tender_id=tender.id)
     clock.pin(session, deadline + dt.timedelta(days=1))
     for evaluator in panel:
-        await tendering.declare_conflicts(
+        await evaluation.declare_conflicts(
             session=session, actor=evaluator, tender_id=tender.id, provider_ids=[]
         )
-        for k, bid_id in enumerate(bids):
-            await tendering.score_bid(session=session, actor=evaluator, bid_id=bid_id, score=90 - 5 * k)
+        for k, bid_id in enumerate(bid_ids):
+            await evaluation.score_bid(session=session, actor=evaluator, bid_id=bid_id, score=90 - 5 * k)
     clock.pin(session, deadline + dt.timedelta(days=2))
-    tender = await tendering.recommend_award(session=session, actor=owner, tender_id=tender.id)
+    tender = await awards.recommend_award(session=session, actor=owner, tender_id=tender.id)
     await session.commit()
     clock.pin(session, tender.challenge_deadline + dt.timedelta(hours=1))
-    contract = await contracts.finalize_award(session=session, actor=owner, tender_id=tender.id)
+    contract = await lifecycle.finalize_award(session=session, actor=owner, tender_id=tender.id)
     await session.commit()
     return contract

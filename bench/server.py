@@ -1,19 +1,34 @@
-"""The app under test, served by uvicorn: the real `create_app(...)` plus two bare routes on its engine.
+"""The app under test, served by uvicorn: the real `create_app(...)` plus bare routes on its engine.
 
-`uvicorn --factory bench.server:create_bench_app` with DATABASE_URL set. The
-bare routes do the same database work as `submitBid` and a `tenders` page with
+`uvicorn --factory bench.server:create_bench_app` with DATABASE_URL and
+BENCH_PROBE_DIR set, one or more workers. The bare routes do the same database
+work as the measured GraphQL operations (`submitBid`, the public and the
+officer's `tenders` page, one tender by `node`, `rateDelivery`) with
 hand-written SQL through the same engine (same pool), without GraphQL, auth or
-service logic. `/bench/*` routes count statements and switch a profiler on and off.
+service logic.
+
+The probe works across worker processes: each worker counts the SQL statements
+it sends in a file of its own in BENCH_PROBE_DIR (`statements-<pid>`, 8 bytes,
+memory-mapped), which the load generator and `/bench/counters` add up; SIGUSR1
+starts a profiler in a worker, SIGUSR2 stops it and writes what it found to
+`profile-<pid>.json` there. `/bench/statements/*` times each statement of the
+worker that answers (meant for one worker).
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import hashlib
 import json
+import mmap
+import os
+import signal
+import tempfile
 import time
 from decimal import Decimal
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, event, text
@@ -24,7 +39,7 @@ from starlette.routing import Route
 
 import app as application
 from bench import profiling
-from contracts.service import address_hash
+from contracts.residents import address_hash
 from core.api import encode_id
 from core.db import create_engine, create_sessionmaker, sqlite_writes
 from core.settings import get_settings
@@ -63,6 +78,10 @@ class Dialect:
         if isinstance(value, str):
             return dt.datetime.fromisoformat(value).replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+    @staticmethod
+    def read_date(value) -> dt.date:
+        return dt.date.fromisoformat(value) if isinstance(value, str) else value
 
     @staticmethod
     def read_json(value):
@@ -135,6 +154,33 @@ PAGE_BIDS = (
     "(t.department_id = :department_id OR t.status = 'AWARDED' OR EXISTS "
     "(SELECT 1 FROM panel_member m WHERE m.tender_id = t.id AND m.user_id = :user_id)) "
     "ORDER BY b.tender_id, b.rank IS NULL, b.rank, b.id"
+)
+
+# The public notice list: anonymous callers see every tender but drafts.
+PUBLIC_COUNT = "SELECT count(*) FROM tender t WHERE t.status <> 'DRAFT'"
+PUBLIC_PAGE = (
+    "SELECT t.id, t.title, t.status, t.version, t.quantity, t.periods, t.period_months, t.start_date, "
+    "t.max_unit_price, t.bid_deadline, t.published_at, t.opened_at, p.id AS package_id, p.code, "
+    "p.name AS package_name, p.unit, p.category_code AS category, p.tier, r.id AS region_id, "
+    "r.code AS region_code, r.name AS region_name, d.id AS department_id, d.name AS department_name "
+    "FROM tender t JOIN service_package p ON p.id = t.package_id JOIN region r ON r.id = t.region_id "
+    "JOIN department d ON d.id = t.department_id WHERE t.status <> 'DRAFT' "
+    "ORDER BY t.id DESC LIMIT :limit OFFSET 0"
+)
+# One public notice with its package and region, then its answered questions (what anonymous callers see).
+PUBLIC_TENDER = (
+    "SELECT t.id, t.title, t.status, t.version, t.quantity, t.periods, t.period_months, t.start_date, "
+    "t.max_unit_price, t.bid_deadline, t.min_valid_bids, t.price_weight, t.quality_weight, t.record_weight, "
+    "t.required_qualifications, t.payment_tiers, t.published_at, p.id AS package_id, p.code, "
+    "p.version AS package_version, p.name AS package_name, p.unit, p.standard, p.min_unit_price, "
+    "p.max_unit_price AS package_max_unit_price, r.id AS region_id, r.code AS region_code, "
+    "r.name AS region_name "
+    "FROM tender t JOIN service_package p ON p.id = t.package_id JOIN region r ON r.id = t.region_id "
+    "WHERE t.id = :id AND t.status <> 'DRAFT'"
+)
+ANSWERED_CLARIFICATIONS = (
+    "SELECT c.id, c.question, c.asked_at, c.answer, c.answered_at FROM clarification c "
+    "WHERE c.tender_id = :id AND c.answer IS NOT NULL ORDER BY c.id"
 )
 
 
@@ -219,6 +265,8 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
     select_delivery_locked = text(SELECT_DELIVERY + ("" if dialect.sqlite else " FOR UPDATE OF d"))
     insert_rating = text(INSERT_RATING)
     tender_count, tender_page = text(TENDER_COUNT), text(TENDER_PAGE)
+    public_count, public_page = text(PUBLIC_COUNT), text(PUBLIC_PAGE)
+    public_tender, answered_clarifications = text(PUBLIC_TENDER), text(ANSWERED_CLARIFICATIONS)
     page_bids = text(PAGE_BIDS).bindparams(bindparam("tender_ids", expanding=True))
 
     async def submit_bid(request: Request) -> JSONResponse:
@@ -307,6 +355,121 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
         }
         return JSONResponse({"data": {"tenders": page}})
 
+    def moment(value) -> str | None:
+        return None if value is None else dialect.read_time(value).astimezone(zone).isoformat()
+
+    async def public_tenders(request: Request) -> JSONResponse:
+        """The JSON of the anonymous `tenders` page (bench/load.py PUBLIC_PAGE) from two SELECTs."""
+        first = int((await request.json())["first"])
+        with sqlite_writes(False):
+            async with engine.connect() as conn:
+                total = (await conn.execute(public_count)).scalar_one()
+                rows = (await conn.execute(public_page, {"limit": first + 1})).all()
+        has_next, rows = len(rows) > first, rows[:first]
+        edges = [
+            {
+                "node": {
+                    "id": encode_id("Tender", row.id),
+                    "title": row.title,
+                    "status": row.status,
+                    "version": row.version,
+                    "quantity": row.quantity,
+                    "periods": row.periods,
+                    "periodMonths": row.period_months,
+                    "startDate": dialect.read_date(row.start_date).isoformat(),
+                    "maxUnitPrice": money(row.max_unit_price),
+                    "bidDeadline": moment(row.bid_deadline),
+                    "publishedAt": moment(row.published_at),
+                    "openedAt": moment(row.opened_at),
+                    "package": {
+                        "id": encode_id("ServicePackage", row.package_id),
+                        "code": row.code,
+                        "name": row.package_name,
+                        "unit": row.unit,
+                        "category": row.category,
+                        "tier": row.tier,
+                    },
+                    "region": {
+                        "id": encode_id("Region", row.region_id),
+                        "code": row.region_code,
+                        "name": row.region_name,
+                    },
+                    "department": {
+                        "id": encode_id("Department", row.department_id),
+                        "name": row.department_name,
+                    },
+                }
+            }
+            for row in rows
+        ]
+        page = {
+            "totalCount": total,
+            "pageInfo": {"hasNextPage": has_next, "endCursor": cursor(len(rows) - 1) if rows else None},
+            "edges": edges,
+        }
+        return JSONResponse({"data": {"tenders": page}})
+
+    async def tender_node(request: Request) -> JSONResponse:
+        """The JSON of an anonymous `node(id:)` of a tender (bench/load.py NODE) from two SELECTs."""
+        kind, _, key = base64.b64decode((await request.json())["id"]).decode().partition(":")
+        tender_id = int(key) if kind == "Tender" and key.isdigit() else 0
+        with sqlite_writes(False):
+            async with engine.connect() as conn:
+                row = (await conn.execute(public_tender, {"id": tender_id})).first()
+                questions = []
+                if row is not None:
+                    questions = (await conn.execute(answered_clarifications, {"id": tender_id})).all()
+        if row is None:
+            return JSONResponse({"data": {"node": None}})
+        node = {
+            "id": encode_id("Tender", row.id),
+            "title": row.title,
+            "status": row.status,
+            "version": row.version,
+            "quantity": row.quantity,
+            "periods": row.periods,
+            "periodMonths": row.period_months,
+            "startDate": dialect.read_date(row.start_date).isoformat(),
+            "maxUnitPrice": money(row.max_unit_price),
+            "bidDeadline": moment(row.bid_deadline),
+            "minValidBids": row.min_valid_bids,
+            "priceWeight": row.price_weight,
+            "qualityWeight": row.quality_weight,
+            "recordWeight": row.record_weight,
+            "requiredQualifications": dialect.read_json(row.required_qualifications),
+            "paymentTiers": [
+                {"tier": t["tier"], "minScore": float(t["min_score"]), "payoutRate": float(t["payout_rate"])}
+                for t in dialect.read_json(row.payment_tiers)
+            ],
+            "publishedAt": moment(row.published_at),
+            "package": {
+                "id": encode_id("ServicePackage", row.package_id),
+                "code": row.code,
+                "version": row.package_version,
+                "name": row.package_name,
+                "unit": row.unit,
+                "standard": row.standard,
+                "minUnitPrice": money(row.min_unit_price),
+                "maxUnitPrice": money(row.package_max_unit_price),
+            },
+            "region": {
+                "id": encode_id("Region", row.region_id),
+                "code": row.region_code,
+                "name": row.region_name,
+            },
+            "clarifications": [
+                {
+                    "id": encode_id("Clarification", q.id),
+                    "question": q.question,
+                    "askedAt": moment(q.asked_at),
+                    "answer": q.answer,
+                    "answeredAt": moment(q.answered_at),
+                }
+                for q in questions
+            ],
+        }
+        return JSONResponse({"data": {"node": node}})
+
     async def rate_delivery(request: Request) -> JSONResponse:
         """A resident's first rating through the link: the rating and its journal event in one transaction."""
         body = await request.json()
@@ -357,6 +520,8 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
     return [
         Route("/bare/submit-bid", submit_bid, methods=["POST"]),
         Route("/bare/tenders", tenders, methods=["POST"]),
+        Route("/bare/public-tenders", public_tenders, methods=["POST"]),
+        Route("/bare/tender", tender_node, methods=["POST"]),
         Route("/bare/rate-delivery", rate_delivery, methods=["POST"]),
     ]
 
@@ -364,15 +529,30 @@ def bare_routes(engine: AsyncEngine, zone: ZoneInfo) -> list[Route]:
 # ---------------------------------------------------------------- counters and profiling
 
 
+def statement_count(probe_dir: Path) -> int:
+    """The SQL statements sent so far by every worker that counts in `probe_dir`."""
+    return sum(
+        int.from_bytes(path.read_bytes()[:8] or b"\0", "little") for path in probe_dir.glob("statements-*")
+    )
+
+
 class Probe:
     """SQL statements sent through the engine, and a profile of the event loop's thread on demand.
 
+    The count lives in a memory-mapped file of this worker (`statements-<pid>` in the probe
+    folder), so that the load generator reads the sum over all workers without asking any of them.
+    SIGUSR1 starts the profiler in this worker, SIGUSR2 stops it and writes `profile-<pid>.json`.
     On demand too (`/bench/statements/start`, `/stop`), the time of each statement, by its SQL; the
     listeners are attached only meanwhile, so the timed rounds do not pay for them.
     """
 
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, probe_dir: Path):
         self.engine = engine
+        self.probe_dir = probe_dir
+        path = probe_dir / f"statements-{os.getpid()}"
+        path.write_bytes(bytes(8))
+        with path.open("r+b") as file:
+            self.counter = mmap.mmap(file.fileno(), 8)
         self.statements = 0
         self.profile: profiling.Profile | None = None
         self.timings: dict[str, list[float]] = {}
@@ -380,6 +560,7 @@ class Probe:
 
     def _count(self, *_args) -> None:
         self.statements += 1
+        self.counter[:8] = self.statements.to_bytes(8, "little")
 
     def _started(self, _conn, _cursor, _statement, _parameters, context, _many) -> None:
         context._bench_started = time.perf_counter()
@@ -388,17 +569,36 @@ class Probe:
         elapsed = time.perf_counter() - context._bench_started
         self.timings.setdefault(" ".join(statement.split()), []).append(elapsed)
 
+    def start_profile(self) -> None:
+        if self.profile is None:
+            self.profile = profiling.Profile.start()
+
+    def stop_profile(self) -> None:
+        """The tally of this worker, written atomically (the driver waits for the file)."""
+        if self.profile is None:
+            return
+        tally, self.profile = self.profile.stop(), None
+        target = self.probe_dir / f"profile-{os.getpid()}.json"
+        partial = target.with_suffix(".partial")
+        partial.write_text(json.dumps(tally))
+        partial.replace(target)
+
+    def listen_for_signals(self) -> None:
+        """SIGUSR1/SIGUSR2 run start/stop in the event loop (uvicorn calls the factory inside it)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # built outside a server (a test): no signals
+        loop.add_signal_handler(signal.SIGUSR1, self.start_profile)
+        loop.add_signal_handler(signal.SIGUSR2, self.stop_profile)
+
     def routes(self) -> list[Route]:
         async def counters(_request: Request) -> JSONResponse:
-            return JSONResponse({"statements": self.statements})
+            return JSONResponse({"statements": statement_count(self.probe_dir)})
 
-        async def profile_start(_request: Request) -> JSONResponse:
-            self.profile = profiling.Profile.start()
-            return JSONResponse({"profiler": self.profile.name})
-
-        async def profile_stop(_request: Request) -> JSONResponse:
-            summary, self.profile = self.profile.stop(), None
-            return JSONResponse(summary)
+        async def pid(_request: Request) -> JSONResponse:
+            """Which worker process holds the caller's connection."""
+            return JSONResponse({"pid": os.getpid()})
 
         async def statements_start(_request: Request) -> JSONResponse:
             self.timings = {}
@@ -413,8 +613,7 @@ class Probe:
 
         return [
             Route("/bench/counters", counters),
-            Route("/bench/profile/start", profile_start, methods=["POST"]),
-            Route("/bench/profile/stop", profile_stop, methods=["POST"]),
+            Route("/bench/pid", pid),
             Route("/bench/statements/start", statements_start, methods=["POST"]),
             Route("/bench/statements/stop", statements_stop, methods=["POST"]),
         ]
@@ -428,6 +627,8 @@ def create_bench_app():
     # The engine create_app would make for itself, shared with the bare routes.
     engine = create_engine(settings.database_url, pool_pre_ping=True)
     asgi = application.create_app(settings, create_sessionmaker(engine))
-    probe = Probe(engine)
+    probe_dir = Path(os.environ.get("BENCH_PROBE_DIR") or tempfile.mkdtemp(prefix="market-bench-probe-"))
+    probe = Probe(engine, probe_dir)
+    probe.listen_for_signals()
     asgi.router.routes.extend([*bare_routes(engine, settings.zone), *probe.routes()])
     return asgi

@@ -51,11 +51,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from contracts.deliveries import TOKEN_LIFETIME
+from contracts.lifecycle import contract_term
 from contracts.models import Contract, ContractStatus, Delivery, Rating
-from contracts.service import TOKEN_LIFETIME, address_hash, contract_term, phone_hash, token_hash
+from contracts.residents import address_hash, phone_hash, token_hash
 from core import clock, journal
 from core.db import create_sessionmaker
-from core.errors import DomainError, InvalidState, NotFound
+from core.errors import DomainError, ErrorCode
 from core.models import JournalEvent, JournalHead
 from core.settings import get_settings
 
@@ -139,7 +141,7 @@ async def generate_ratings(
     batch, the next one is made in a worker thread.
     """
     if count < 1:
-        raise DomainError("generate at least 1 rating", field=["count"])
+        raise DomainError(ErrorCode.INVALID, "generate at least 1 rating", field=["count"])
     rng = random.Random(seed)  # noqa: S311 - shapes of demo data; link tokens come from os.urandom
     started = time.perf_counter()
     session_for = _session_factory(target)
@@ -233,12 +235,15 @@ async def _eligible(session: AsyncSession, contract_id: int | None) -> list[Cont
     if contract_id is not None:
         contract = await session.get(Contract, contract_id)
         if contract is None:
-            raise NotFound("no contract with this ID", field=["contractId"])
+            raise DomainError(ErrorCode.NOT_FOUND, "no contract with this ID", field=["contractId"])
         if contract.status != ContractStatus.ACTIVE:
-            raise InvalidState(f"contract #{contract.id} is {contract.status.value}, not ACTIVE")
+            raise DomainError(
+                ErrorCode.INVALID_STATE, f"contract #{contract.id} is {contract.status.value}, not ACTIVE"
+            )
         if contract.start_date > today:
-            raise InvalidState(
-                f"contract #{contract.id} starts on {contract.start_date}: no delivery can be recorded yet"
+            raise DomainError(
+                ErrorCode.INVALID_STATE,
+                f"contract #{contract.id} starts on {contract.start_date}: no delivery can be recorded yet",
             )
         return [contract]
     contracts = list(
@@ -251,8 +256,9 @@ async def _eligible(session: AsyncSession, contract_id: int | None) -> list[Cont
         ).all()
     )
     if not contracts:
-        raise InvalidState(
-            "no ACTIVE contract whose term has started: load the demo first (market demo load)"
+        raise DomainError(
+            ErrorCode.INVALID_STATE,
+            "no ACTIVE contract whose term has started: load the demo first (market demo load)",
         )
     return contracts
 

@@ -1,14 +1,23 @@
-"""DataLoaders of the contracts domain, one instance per request."""
+"""DataLoaders of the contracts domain, one instance per request.
+
+The `Visible...` loaders and those of a contract's details load only what the request's caller may
+see (`contracts.access`), so that the types map rows without deciding anything.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Callable
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
+from contracts import access, lifecycle
 from contracts import models as m
-from contracts import service
 from core import clock
-from core.api import ContextLoader, Page, RowByIdLoader, by_key, group_by_key
+from core.api import ContextLoader, Page, RowByIdLoader, by_key, group_by_key, rows_by_id
+from core.auth import Actor
+
+# ---------------------------------------------------------------- by ID, for relations of rows shown
 
 
 class ContractByIdLoader(RowByIdLoader):
@@ -19,27 +28,55 @@ class DeliveryByIdLoader(RowByIdLoader):
     model = m.Delivery
 
 
-class ComplaintByIdLoader(RowByIdLoader):
-    model = m.Complaint
-
-
 class AuditByIdLoader(RowByIdLoader):
     model = m.Audit
 
 
-class AppealByIdLoader(RowByIdLoader):
-    model = m.Appeal
+# ---------------------------------------------------------------- node(id:): what the caller may see
+
+
+class _VisibleByIdLoader(ContextLoader):
+    """Rows of `model` by primary key among those `visible(actor)` selects; None for the others."""
+
+    model: type
+    visible: Callable[[Actor | None], Select]
+
+    async def load_batch(self, session, keys):
+        statement = self.visible(self.ctx.actor).where(self.model.id.in_(keys))
+        return by_key((await session.scalars(statement)).all(), keys, lambda row: row.id)
+
+
+class VisibleContractByIdLoader(_VisibleByIdLoader):
+    model, visible = m.Contract, staticmethod(access.visible_contracts)
+
+
+class VisibleDeliveryByIdLoader(_VisibleByIdLoader):
+    model, visible = m.Delivery, staticmethod(access.visible_deliveries)
+
+
+class VisibleComplaintByIdLoader(_VisibleByIdLoader):
+    model, visible = m.Complaint, staticmethod(access.visible_complaints)
+
+
+class VisibleAuditByIdLoader(_VisibleByIdLoader):
+    model, visible = m.Audit, staticmethod(access.visible_audits)
+
+
+class VisibleAppealByIdLoader(_VisibleByIdLoader):
+    model, visible = m.Appeal, staticmethod(access.visible_appeals)
 
 
 class ContractByTenderLoader(ContextLoader):
+    """The contract of each tender, when the caller may see it."""
+
     async def load_batch(self, session, keys):
-        rows = await service.contracts_by_tender(session, keys)
+        rows = await lifecycle.contracts_by_tender(session, keys, actor=self.ctx.actor)
         return by_key(rows, keys, lambda row: row.tender_id)
 
 
 class KpisByContractLoader(ContextLoader):
     async def load_batch(self, session, keys):
-        rows = await service.contract_kpis(session, keys)
+        rows = await lifecycle.contract_kpis(session, keys)
         return group_by_key(rows, keys, lambda row: row.contract_id)
 
 
@@ -49,8 +86,36 @@ class RatingByDeliveryLoader(ContextLoader):
         return by_key(rows, keys, lambda row: row.delivery_id)
 
 
-class RatingsCountByContractLoader(ContextLoader):
+# ---------------------------------------------------------------- a contract's details
+
+
+class _DetailsLoader(ContextLoader):
+    """Keyed by contract ID (first of a tuple key): what `load_details` finds for the contracts whose
+    details the caller may see, `hidden` for the others (no statement when none is visible)."""
+
+    hidden: object = None
+
     async def load_batch(self, session, keys):
+        contract_ids = list(dict.fromkeys(self.contract_id(key) for key in keys))
+        contracts = await rows_by_id(session, m.Contract, contract_ids)
+        visible = {i for i, c in contracts.items() if access.can_see_contract_details(self.ctx.actor, c)}
+        shown = [key for key in keys if self.contract_id(key) in visible]
+        found = await self.load_details(session, shown) if shown else {}
+        return [found.get(key, self.hidden) for key in keys]
+
+    @staticmethod
+    def contract_id(key):
+        return key
+
+    async def load_details(self, session, keys: list) -> dict:
+        """What each key finds, for keys of contracts whose details the caller may see."""
+        raise NotImplementedError
+
+
+class RatingsCountByContractLoader(_DetailsLoader):
+    """Ratings of each contract; None where the caller may not see them."""
+
+    async def load_details(self, session, keys):
         counts = dict(
             (
                 await session.execute(
@@ -60,26 +125,29 @@ class RatingsCountByContractLoader(ContextLoader):
                 )
             ).all()
         )
-        return [counts.get(key, 0) for key in keys]
+        return {key: counts.get(key, 0) for key in keys}
 
 
-class _ByContractLoader(ContextLoader):
+class _ListByContractLoader(_DetailsLoader):
+    """Rows of `model` of each contract, in the order made; empty where the caller may not see them."""
+
     model: type
+    hidden = ()
 
-    async def load_batch(self, session, keys):
+    async def load_details(self, session, keys):
         rows = (
             await session.scalars(
                 select(self.model).where(self.model.contract_id.in_(keys)).order_by(self.model.id)
             )
         ).all()
-        return group_by_key(rows, keys, lambda row: row.contract_id)
+        return dict(zip(keys, group_by_key(rows, keys, lambda row: row.contract_id), strict=True))
 
 
-class ComplaintsByContractLoader(_ByContractLoader):
+class ComplaintsByContractLoader(_ListByContractLoader):
     model = m.Complaint
 
 
-class AuditsByContractLoader(_ByContractLoader):
+class AuditsByContractLoader(_ListByContractLoader):
     model = m.Audit
 
 
@@ -122,14 +190,21 @@ class NowLoader(ContextLoader):
         return [now for _ in keys]
 
 
-class DeliveryPagesByContractLoader(ContextLoader):
-    """A page of deliveries of each contract, keyed (contract id, size, start): two statements for all.
+class DeliveryPagesByContractLoader(_DetailsLoader):
+    """A page of deliveries of each contract, keyed (contract id, size, start): two statements for all;
+    an empty page where the caller may not see them.
 
     Numbered per contract with a window function, newest first, so a page of contracts costs the
     same as one contract.
     """
 
-    async def load_batch(self, session, keys):
+    hidden = Page.empty()
+
+    @staticmethod
+    def contract_id(key):
+        return key[0]
+
+    async def load_details(self, session, keys):
         pages = {}
         for (size, start), contract_ids in _group_pages(keys).items():
             numbered = (
@@ -174,7 +249,7 @@ class DeliveryPagesByContractLoader(ContextLoader):
                     has_previous=start > 0,
                     total=totals.get(contract_id, 0),
                 )
-        return [pages[key] for key in keys]
+        return pages
 
 
 def _group_pages(keys):

@@ -29,18 +29,19 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from contracts import service
+from contracts import deliveries, ratings
+from contracts.complaints import COMPLAINT_CATEGORIES, current_deadline, file_complaint
 from contracts.models import ComplaintStatus
+from contracts.residents import MAX_TEXT, mask_links, token_hash
 from core import clock
-from core.db import bad_text, sqlite_writes
-from core.errors import DomainError, ErrorCode, Invalid, Problem
+from core.db import bad_text, sqlite_writes, unit_of_work
+from core.errors import DomainError, ErrorCode, Problem
 from core.settings import get_settings
 
 ACTIONS = ("dispute", "rate", "complaint")
 DONE = {"dispute": "disputed", "rate": "rated", "complaint": "complained"}
 LANGUAGES = ("zh", "en")
 DIMENSIONS = ("timeliness", "attitude", "professionalism")
-MAX_TEXT = 2000  # the service's limit for a comment; complaints and reasons are held to it too
 MAX_FIELDS = 16
 HOTLINE = "12345"  # 12345政务服务便民热线: the government service hotline, the same number everywhere
 MAX_FIELD_BYTES = 64 * 1024
@@ -49,7 +50,7 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
           "October", "November", "December")  # fmt: skip
 
 # The short list the resident picks from: the complaint categories, code -> (Chinese, English).
-CATEGORIES = service.COMPLAINT_CATEGORIES
+CATEGORIES = COMPLAINT_CATEGORIES
 
 TEXT: dict[str, dict[str, str]] = {
     "zh": {
@@ -265,7 +266,7 @@ _templates = Environment(
 def csrf_token(token: str, purpose: str) -> str:
     """HMAC of the link's hash and the form's purpose, under a key derived from SECRET_KEY."""
     key = hashlib.sha256(f"resident-form:{get_settings().secret_key}".encode()).digest()
-    message = f"{service.token_hash(token)}:{purpose}".encode()
+    message = f"{token_hash(token)}:{purpose}".encode()
     return hmac.new(key, message, hashlib.sha256).hexdigest()
 
 
@@ -414,7 +415,7 @@ def _complaint_items(complaints: list, lang: str, now: dt.datetime) -> list[dict
         status = complaint.status.value
         if complaint.status == ComplaintStatus.RESOLVED and complaint.substantiated is not None:
             status += "_upheld" if complaint.substantiated else "_not_upheld"
-        deadline = service.current_deadline(complaint)
+        deadline = current_deadline(complaint)
         names = CATEGORIES.get(complaint.category, (complaint.category, complaint.category))
         category = names[1] if lang == "en" else names[0]
         items.append(
@@ -443,9 +444,9 @@ async def _page(
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The resident's page; after a refused POST, with the reasons and what was typed."""
-    view = await service.resident_view(session=session, token=token)
+    view = await deliveries.resident_view(session=session, token=token)
     now = await clock.now(session)
-    deadline = service.dispute_deadline(view.delivery)
+    deadline = deliveries.dispute_deadline(view.delivery)
     rating = view.rating
     shown = {}
     if rating is not None:  # the rating form starts from the rating given
@@ -491,9 +492,9 @@ def _stars(value: str | None) -> int | None:
 def _long(value: str) -> None:
     """Free text of a form: within the length limit, and only characters every database stores."""
     if len(value) > MAX_TEXT:
-        raise Invalid(f"at most {MAX_TEXT} characters", field=["input", "length"])
+        raise DomainError(ErrorCode.INVALID, f"at most {MAX_TEXT} characters", field=["input", "length"])
     if reason := bad_text(value):
-        raise Invalid(reason, field=["input", "characters"])
+        raise DomainError(ErrorCode.INVALID, reason, field=["input", "characters"])
 
 
 # Each handler returns what the thanks page names: the reference of a complaint, else None.
@@ -502,12 +503,12 @@ def _long(value: str) -> None:
 async def _dispute(session: AsyncSession, token: str, form: Any, request: Request) -> None:
     reason = str(form.get("reason") or "")
     _long(reason)
-    await service.dispute_delivery(session=session, token=token, reason=reason)
+    await deliveries.dispute_delivery(session=session, token=token, reason=reason)
 
 
 async def _rate(session: AsyncSession, token: str, form: Any, request: Request) -> None:
     _long(str(form.get("comment") or ""))
-    stars = service.Stars(
+    stars = ratings.Stars(
         stars=_stars(form.get("stars")),
         timeliness=_stars(form.get("timeliness")),
         attitude=_stars(form.get("attitude")),
@@ -515,14 +516,14 @@ async def _rate(session: AsyncSession, token: str, form: Any, request: Request) 
         comment=str(form.get("comment") or ""),
     )
     address = request.client.host if request.client else None
-    await service.rate_delivery(session=session, token=token, rating=stars, client_address=address)
+    await ratings.rate_delivery(session=session, token=token, rating=stars, client_address=address)
 
 
 async def _complain(session: AsyncSession, token: str, form: Any, request: Request) -> str:
     text = str(form.get("text") or "")
     _long(text)
     category = str(form.get("category") or "")
-    complaint = await service.file_complaint(session=session, token=token, category=category, text=text)
+    complaint = await file_complaint(session=session, token=token, category=category, text=text)
     return complaint.reference
 
 
@@ -536,7 +537,7 @@ class AccessLogRedaction(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.args, tuple):
             record.args = tuple(
-                service.mask_links(arg.split("?", 1)[0]) + ("?…" if "?" in arg else "")
+                mask_links(arg.split("?", 1)[0]) + ("?…" if "?" in arg else "")
                 if isinstance(arg, str) and arg.startswith("/")
                 else arg
                 for arg in record.args
@@ -572,7 +573,7 @@ def routes(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Route]:
         with sqlite_writes(False):
             async with sessionmaker() as session:
                 try:
-                    view = await service.resident_view(session=session, token=token)
+                    view = await deliveries.resident_view(session=session, token=token)
                 except DomainError as error:
                     problem = _link_problem(request, error, lang)
                     if problem is None:
@@ -605,10 +606,9 @@ def routes(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Route]:
             with sqlite_writes(True):
                 async with sessionmaker() as session:
                     try:
-                        reference = await HANDLERS[action](session, token, form, request)
-                        await session.commit()
+                        async with unit_of_work(session):
+                            reference = await HANDLERS[action](session, token, form, request)
                     except DomainError as error:
-                        await session.rollback()
                         problem = _link_problem(request, error, lang)
                         if problem is not None:
                             return problem
@@ -619,9 +619,6 @@ def routes(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Route]:
                         return await _page(
                             session, token, lang, status=status, action=action, errors=messages, values=values
                         )
-                    except BaseException:
-                        await session.rollback()
-                        raise
             location = _urls(token, lang, DONE[action], reference)["thanks"]
             return RedirectResponse(location, status_code=303, headers=_headers())
 

@@ -7,7 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from contracts import service
+from contracts import complaints, deliveries, lifecycle, outbox
 from contracts.types import (
     Complaint,
     ComplaintConnection,
@@ -19,9 +19,8 @@ from contracts.types import (
     Notification,
     ResidentDelivery,
 )
-from core import clock
 from core.api import connection, context_of, page_size, paginate, query_errors
-from core.auth import Role, require
+from core.cache import volatile_field
 
 
 @strawberry.type(description="What a complaint is about: a closed set, counted in the complaint figures.")
@@ -39,17 +38,17 @@ class Query:
     def complaint_categories(self) -> list[ComplaintCategory]:
         return [
             ComplaintCategory(code=code, name=name, name_en=name_en)
-            for code, (name, name_en) in service.COMPLAINT_CATEGORIES.items()
+            for code, (name, name_en) in complaints.COMPLAINT_CATEGORIES.items()
         ]
 
-    @strawberry.field(
+    @volatile_field(
         description="A resident's view of the delivery behind a link token. An unknown token is an error "
         "with code TOKEN_INVALID, an expired one TOKEN_EXPIRED."
     )
     async def resident_delivery(self, info: Info, token: str) -> ResidentDelivery | None:
         with query_errors():
             async with context_of(info).db() as session:
-                view = await service.resident_view(session=session, token=token)
+                view = await deliveries.resident_view(session=session, token=token)
         return ResidentDelivery.from_view(view)
 
     @strawberry.field(
@@ -66,12 +65,12 @@ class Query:
     ) -> ContractConnection:
         ctx = context_of(info)
         with query_errors():
-            statement = service.contracts_statement(actor=ctx.actor, status=status, mine=mine)
+            statement = lifecycle.contracts_statement(actor=ctx.actor, status=status, mine=mine)
             async with ctx.db() as session:
                 page = await paginate(session, statement, first=first, after=after)
         return connection(page, Contract.from_row)
 
-    @strawberry.field(
+    @volatile_field(
         description="Complaints about the contracts whose details the caller sees (officers: their "
         "department's), oldest first; by default only open ones (OPEN, RESPONDED), filterable by light."
     )
@@ -95,25 +94,19 @@ class Query:
     ) -> ComplaintConnection:
         ctx = context_of(info)
         with query_errors():
-            actor = require(ctx.actor)
             async with ctx.db() as session:
-                statement = service.complaints_statement(
-                    actor=actor,
-                    now=await clock.now(session),
-                    status=status,
-                    light_filter=light,
-                    open_only=open_only and status is None and reference is None,
+                statement = await complaints.complaints_statement(
+                    session=session, actor=ctx.actor, status=status, light_filter=light, open_only=open_only,
                     reference=reference,
-                )
+                )  # fmt: skip
                 page = await paginate(session, statement, first=first, after=after)
         return connection(page, Complaint.from_row)
 
-    @strawberry.field(description="Messages the platform sent or queued, newest first (ADMIN only).")
+    @volatile_field(description="Messages the platform sent or queued, newest first (ADMIN only).")
     async def notifications(self, info: Info, first: int | None = None) -> list[Notification]:
         ctx = context_of(info)
         with query_errors():
-            require(ctx.actor, Role.ADMIN)
-            size = page_size(first)
+            statement = outbox.messages_statement(actor=ctx.actor).limit(page_size(first))
             async with ctx.db() as session:
-                rows = (await session.scalars(service.notifications_statement().limit(size))).all()
+                rows = (await session.scalars(statement)).all()
         return [Notification.from_row(row) for row in rows]

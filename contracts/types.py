@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
-from contracts import loaders, service
+from contracts import loaders
 from contracts import models as m
+from contracts.audits import audit_score
+from contracts.complaints import current_deadline
+from contracts.complaints import light as complaint_light
+from contracts.deliveries import ResidentView, dispute_deadline, is_verified
+from contracts.lifecycle import periods_of
+from contracts.ratings import is_flagged
 from core.api import (
     Connection,
-    Page,
     connection,
     context_of,
     encode_id,
@@ -23,11 +28,10 @@ from core.api import (
     parse_pk,
     query_errors,
 )
+from core.cache import volatile_field
 from market import loaders as market_loaders
-from market.types import AuditFirm, Kpi, PaymentTier, Provider, Tender, resolve_rows
-
-if TYPE_CHECKING:
-    from scoring.types import Payment, Scorecard
+from market.tender_types import PaymentTier, Tender
+from market.types import AuditFirm, Kpi, Provider
 
 ContractStatusType = strawberry.enum(
     m.ContractStatus, name="ContractStatus", description="ACTIVE ⇄ SUSPENDED → COMPLETED | TERMINATED."
@@ -42,10 +46,15 @@ SeverityType = strawberry.enum(m.Severity, name="Severity")
 AuditStatusType = strawberry.enum(m.AuditStatus, name="AuditStatus")
 
 
-async def _details(info: Info, contract_id: int) -> m.Contract | None:
-    """The contract row when the caller may see its details, else None."""
-    row = await context_of(info).loader(loaders.ContractByIdLoader).load(contract_id)
-    return row if row is not None and service.can_see_contract_details(context_of(info).actor, row) else None
+async def _nodes(info: Info, node_ids, loader_class, present) -> list:
+    """`node(id:)`: rows by ID through a loader that keeps only those the caller may see."""
+    rows = await context_of(info).loader(loader_class).load_many([parse_pk(i) or 0 for i in node_ids])
+    return [None if row is None else present(row) for row in rows]
+
+
+async def _listed(info: Info, loader_class, key, present) -> list:
+    """A list field: the rows a loader finds for the key (only those the caller may see), mapped."""
+    return [present(row) for row in await context_of(info).loader(loader_class).load(key)]
 
 
 @strawberry.type(
@@ -87,52 +96,35 @@ class Contract(relay.Node):
 
     @strawberry.field(description="KPIs copied from the tender.")
     async def kpis(self, info: Info) -> list[Kpi]:
-        rows = await context_of(info).loader(loaders.KpisByContractLoader).load(self.id)
-        return [Kpi.from_row(row) for row in rows]
+        return await _listed(info, loaders.KpisByContractLoader, self.id, Kpi.from_row)
 
     @strawberry.field(description="Payment periods, computed from the start date and period length.")
     def periods(self) -> list[ContractPeriod]:
         return [
-            ContractPeriod(
-                index=p.index, starts_on=p.starts_on, ends_on=p.ends_on, scorecard=None, payment=None
-            )
-            for p in service.periods(
-                start_date=self.row.start_date, count=self.row.periods, months=self.row.period_months
-            )
+            ContractPeriod(index=p.index, starts_on=p.starts_on, ends_on=p.ends_on)
+            for p in periods_of(self.row)
         ]
 
     @strawberry.field(description="Ratings given by residents (for those who see the details; else null).")
     async def ratings_count(self, info: Info) -> int | None:
-        if not service.can_see_contract_details(context_of(info).actor, self.row):
-            return None
         return await context_of(info).loader(loaders.RatingsCountByContractLoader).load(self.id)
 
     @strawberry.field(description="Deliveries, newest first; empty for callers who may not see them.")
     async def deliveries(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> DeliveryConnection:
-        ctx = context_of(info)
-        if not service.can_see_contract_details(ctx.actor, self.row):
-            return connection(Page.empty(), Delivery.from_row)
         with query_errors():
-            page = await ctx.loader(loaders.DeliveryPagesByContractLoader).load(
-                (self.id, page_size(first), page_start(after))
-            )
+            key = (self.id, page_size(first), page_start(after))
+        page = await context_of(info).loader(loaders.DeliveryPagesByContractLoader).load(key)
         return connection(page, Delivery.from_row)
 
     @strawberry.field(description="Complaints about it; empty for callers who may not see them.")
     async def complaints(self, info: Info) -> list[Complaint]:
-        if not service.can_see_contract_details(context_of(info).actor, self.row):
-            return []
-        rows = await context_of(info).loader(loaders.ComplaintsByContractLoader).load(self.id)
-        return [Complaint.from_row(row) for row in rows]
+        return await _listed(info, loaders.ComplaintsByContractLoader, self.id, Complaint.from_row)
 
     @strawberry.field(description="Audits of its periods; empty for callers who may not see them.")
     async def audits(self, info: Info) -> list[Audit]:
-        if not service.can_see_contract_details(context_of(info).actor, self.row):
-            return []
-        rows = await context_of(info).loader(loaders.AuditsByContractLoader).load(self.id)
-        return [Audit.from_row(row) for row in rows]
+        return await _listed(info, loaders.AuditsByContractLoader, self.id, Audit.from_row)
 
     @classmethod
     def from_row(cls, row: m.Contract) -> Contract:
@@ -155,16 +147,18 @@ class Contract(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await resolve_rows(
-            info, node_ids, loaders.ContractByIdLoader, cls.from_row, service.can_see_contract
-        )
+        return await _nodes(info, node_ids, loaders.VisibleContractByIdLoader, cls.from_row)
 
 
 async def contract_of_tender(info: Info, tender_id: int) -> Contract | None:
+    """`Tender.contract`: the tender's contract, when the caller may see it."""
     row = await context_of(info).loader(loaders.ContractByTenderLoader).load(tender_id)
-    if row is None or not service.can_see_contract(context_of(info).actor, row):
-        return None
-    return Contract.from_row(row)
+    return None if row is None else Contract.from_row(row)
+
+
+async def _contract_of(info: Info, contract_id: int) -> Contract:
+    """The contract a row shown belongs to: whoever may see the row may see the contract."""
+    return Contract.from_row(await context_of(info).loader(loaders.ContractByIdLoader).load(contract_id))
 
 
 @strawberry.type(description="One payment period of a contract.")
@@ -172,8 +166,9 @@ class ContractPeriod:
     index: int = strawberry.field(description="1-based.")
     starts_on: dt.date
     ends_on: dt.date = strawberry.field(description="Last day of the period.")
-    scorecard: Annotated[Scorecard, strawberry.lazy("scoring.types")] | None
-    payment: Annotated[Payment, strawberry.lazy("scoring.types")] | None
+    # Downstream (scoring): lazy references, never imported here; nothing is scored yet.
+    scorecard: Annotated["Scorecard", strawberry.lazy("scoring.types")] | None = None  # noqa: F821, UP037
+    payment: Annotated["Payment", strawberry.lazy("scoring.types")] | None = None  # noqa: F821, UP037
 
 
 @strawberry.type(description="A resident's rating of a delivery (SPEC §5.4).")
@@ -195,7 +190,7 @@ class Rating:
             attitude=row.attitude,
             professionalism=row.professionalism,
             comment=row.comment,
-            flagged=service.is_flagged(row),
+            flagged=is_flagged(row),
             flag_reason=row.flag_reason,
             created_at=row.created_at,
         )
@@ -217,9 +212,7 @@ class Delivery(relay.Node):
 
     @strawberry.field
     async def contract(self, info: Info) -> Contract:
-        return Contract.from_row(
-            await context_of(info).loader(loaders.ContractByIdLoader).load(self.row.contract_id)
-        )
+        return await _contract_of(info, self.row.contract_id)
 
     @strawberry.field(description="The resident's rating, if any.")
     async def rating(self, info: Info) -> Rating | None:
@@ -236,35 +229,36 @@ class Delivery(relay.Node):
             recorded_at=row.recorded_at,
             disputed=row.disputed_at is not None,
             marked_false=row.marked_false_by_audit_id is not None,
-            verified=service.is_verified(row),
+            verified=is_verified(row),
             row=row,
         )
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await _nodes_of_contracts(info, node_ids, loaders.DeliveryByIdLoader, cls.from_row)
-
-
-async def _nodes_of_contracts(info: Info, node_ids, loader_class, present) -> list:
-    """Rows that belong to a contract, shown when the caller may see the contract's details."""
-    ctx = context_of(info)
-    keys = [parse_pk(i) or 0 for i in node_ids]
-    rows = await ctx.loader(loader_class).load_many(keys)
-    contracts = await ctx.loader(loaders.ContractByIdLoader).load_many(
-        [r.contract_id if r else 0 for r in rows]
-    )
-    return [
-        present(row)
-        if row is not None and c is not None and service.can_see_contract_details(ctx.actor, c)
-        else None
-        for row, c in zip(rows, contracts, strict=True)
-    ]
+        return await _nodes(info, node_ids, loaders.VisibleDeliveryByIdLoader, cls.from_row)
 
 
 REFERENCE_DESCRIPTION = (
     "The number the resident quotes on the hotline, as shown on their page: 12 digits as 4-4-4 "
     "(3720-5481-9634), the last a check digit."
 )
+
+
+def _complaint_fields(row: m.Complaint) -> dict:
+    """What the resident's and the officers' views of a complaint both show."""
+    return {
+        "reference": row.reference,
+        "channel": row.channel,
+        "category": row.category,
+        "text": row.text,
+        "status": row.status,
+        "substantiated": row.substantiated,
+        "response": row.response,
+        "responded_at": row.responded_at,
+        "resolution_note": row.resolution_note,
+        "closed_at": row.closed_at,
+        "created_at": row.created_at,
+    }
 
 
 @strawberry.type(description="A complaint about the delivery, as the resident sees it through the link.")
@@ -288,20 +282,7 @@ class ResidentComplaint:
 
     @classmethod
     def from_row(cls, row: m.Complaint) -> ResidentComplaint:
-        return cls(
-            reference=row.reference,
-            channel=row.channel,
-            category=row.category,
-            text=row.text,
-            status=row.status,
-            substantiated=row.substantiated,
-            response=row.response,
-            responded_at=row.responded_at,
-            resolution_note=row.resolution_note,
-            closed_at=row.closed_at,
-            created_at=row.created_at,
-            deadline=service.current_deadline(row),
-        )
+        return cls(**_complaint_fields(row), deadline=current_deadline(row))
 
 
 @strawberry.type(description="What a resident sees through the link sent to them.")
@@ -322,7 +303,7 @@ class ResidentDelivery:
     )
 
     @classmethod
-    def from_view(cls, view: service.ResidentView) -> ResidentDelivery:
+    def from_view(cls, view: ResidentView) -> ResidentDelivery:
         return cls(
             service_name=view.service_name,
             provider_name=view.provider_name,
@@ -331,7 +312,7 @@ class ResidentDelivery:
             disputed=view.delivery.disputed_at is not None,
             rating=Rating.from_row(view.rating) if view.rating else None,
             rating_editable_until=view.rating_editable_until,
-            dispute_until=service.dispute_deadline(view.delivery),
+            dispute_until=dispute_deadline(view.delivery),
             link_valid_until=view.delivery.token_expires_at,
             complaints=[ResidentComplaint.from_row(c) for c in view.complaints],
         )
@@ -355,22 +336,20 @@ class Complaint(relay.Node):
     created_at: dt.datetime
     row: strawberry.Private[m.Complaint]
 
-    @strawberry.field(
+    @volatile_field(
         description="GREEN, YELLOW or RED by the share of the current deadline passed; null when closed."
     )
     async def light(self, info: Info) -> LightType | None:
         now = await context_of(info).loader(loaders.NowLoader).load(0)
-        return service.light(self.row, now)
+        return complaint_light(self.row, now)
 
     @strawberry.field(description="24 hours from filing to respond; 7 days to resolve once responded.")
     def deadline(self) -> dt.datetime | None:
-        return service.current_deadline(self.row)
+        return current_deadline(self.row)
 
     @strawberry.field
     async def contract(self, info: Info) -> Contract:
-        return Contract.from_row(
-            await context_of(info).loader(loaders.ContractByIdLoader).load(self.row.contract_id)
-        )
+        return await _contract_of(info, self.row.contract_id)
 
     @strawberry.field
     async def delivery(self, info: Info) -> Delivery:
@@ -380,25 +359,11 @@ class Complaint(relay.Node):
 
     @classmethod
     def from_row(cls, row: m.Complaint) -> Complaint:
-        return cls(
-            id=row.id,
-            reference=row.reference,
-            channel=row.channel,
-            category=row.category,
-            text=row.text,
-            status=row.status,
-            substantiated=row.substantiated,
-            response=row.response,
-            responded_at=row.responded_at,
-            resolution_note=row.resolution_note,
-            closed_at=row.closed_at,
-            created_at=row.created_at,
-            row=row,
-        )
+        return cls(id=row.id, **_complaint_fields(row), row=row)
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await _nodes_of_contracts(info, node_ids, loaders.ComplaintByIdLoader, cls.from_row)
+        return await _nodes(info, node_ids, loaders.VisibleComplaintByIdLoader, cls.from_row)
 
 
 @strawberry.type(description="A checklist item of an audit.")
@@ -442,9 +407,7 @@ class Audit(relay.Node):
 
     @strawberry.field
     async def contract(self, info: Info) -> Contract:
-        return Contract.from_row(
-            await context_of(info).loader(loaders.ContractByIdLoader).load(self.row.contract_id)
-        )
+        return await _contract_of(info, self.row.contract_id)
 
     @strawberry.field(description="Measured values of the contract's AUDIT KPIs.")
     async def kpi_values(self, info: Info) -> list[KpiValue]:
@@ -453,18 +416,16 @@ class Audit(relay.Node):
 
     @strawberry.field(description="Checklist items, in the order recorded.")
     async def checks(self, info: Info) -> list[AuditCheck]:
-        rows = await context_of(info).loader(loaders.ChecksByAuditLoader).load(self.id)
-        return [AuditCheck.from_row(row) for row in rows]
+        return await _listed(info, loaders.ChecksByAuditLoader, self.id, AuditCheck.from_row)
 
     @strawberry.field(description="Appeals of the provider.")
     async def appeals(self, info: Info) -> list[Appeal]:
-        rows = await context_of(info).loader(loaders.AppealsByAuditLoader).load(self.id)
-        return [Appeal.from_row(row) for row in rows]
+        return await _listed(info, loaders.AppealsByAuditLoader, self.id, Appeal.from_row)
 
     @strawberry.field(description="100 × weight of passed items / weight of all items, overturned left out.")
     async def score(self, info: Info) -> float:
         rows = await context_of(info).loader(loaders.ChecksByAuditLoader).load(self.id)
-        return service.audit_score(rows)
+        return audit_score(rows)
 
     @classmethod
     def from_row(cls, row: m.Audit) -> Audit:
@@ -478,7 +439,7 @@ class Audit(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await _nodes_of_contracts(info, node_ids, loaders.AuditByIdLoader, cls.from_row)
+        return await _nodes(info, node_ids, loaders.VisibleAuditByIdLoader, cls.from_row)
 
 
 @strawberry.type(description="An officer's decision on one appealed item.")
@@ -525,19 +486,7 @@ class Appeal(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        ctx = context_of(info)
-        keys = [parse_pk(i) or 0 for i in node_ids]
-        appeals = await ctx.loader(loaders.AppealByIdLoader).load_many(keys)
-        audits = await ctx.loader(loaders.AuditByIdLoader).load_many(
-            [a.audit_id if a else 0 for a in appeals]
-        )
-        contracts = await ctx.loader(loaders.ContractByIdLoader).load_many(
-            [a.contract_id if a else 0 for a in audits]
-        )
-        return [
-            Appeal.from_row(a) if a and c and service.can_see_contract_details(ctx.actor, c) else None
-            for a, c in zip(appeals, contracts, strict=True)
-        ]
+        return await _nodes(info, node_ids, loaders.VisibleAppealByIdLoader, cls.from_row)
 
 
 @strawberry.type(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager, suppress
@@ -25,12 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm.util import identity_key
 from strawberry import relay
 from strawberry.dataloader import DataLoader
+from strawberry.extensions import FieldExtension
 from strawberry.types import Info
 from strawberry.types.base import StrawberryObjectDefinition
 
-from core.auth import Actor
-from core.db import sqlite_writes
-from core.errors import DomainError, ErrorCode, Invalid, NotFound, Problem
+from core.auth import Actor, Role, require
+from core.db import sqlite_writes, unit_of_work
+from core.errors import DomainError, ErrorCode, Problem
 from core.settings import Settings, get_settings
 
 log = logging.getLogger("market.api")
@@ -82,6 +84,8 @@ class Context:
     actor: Actor | None = None
     request: Any = None
     response: Any = None
+    cache_key: str | None = None
+    """Where the answer is kept (core.cache), when the operation may be answered from the cache."""
     _session: AsyncSession | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _loaders: dict[Any, DataLoader] = field(default_factory=dict)
@@ -125,6 +129,50 @@ def context_of(info: Info) -> Context:
 
 # ---------------------------------------------------------------- mutations
 
+
+class RoleCheck(FieldExtension):
+    """Refuses a caller whose role the mutation does not admit, before anything else runs.
+
+    The refusal is the mutation's payload with UNAUTHENTICATED (no token) or PERMISSION_DENIED,
+    so an anonymous caller learns nothing of the objects the mutation names.
+    """
+
+    def __init__(self, roles: Sequence[Role]):
+        self.roles = tuple(roles)
+
+    def apply(self, field) -> None:
+        self.payload = field.type
+
+    def _refusal(self, actor: Actor | None):
+        try:
+            require(actor, *self.roles)
+        except DomainError as error:
+            return self.payload(errors=[UserError.from_problem(p) for p in error.problems])
+        return None
+
+    def resolve(self, next_, source, info: Info, **kwargs):
+        return self._refusal(context_of(info).actor) or next_(source, info, **kwargs)
+
+    async def resolve_async(self, next_, source, info: Info, **kwargs):
+        if refusal := self._refusal(context_of(info).actor):
+            return refusal
+        result = next_(source, info, **kwargs)
+        return await result if inspect.isawaitable(result) else result
+
+
+def mutation(description: str, *, roles: Sequence[Role] = (), anyone: bool = False) -> Any:
+    """Register a mutation with who may call it: checked before its resolver, stated in its description.
+
+    `roles` are the only place a mutation's roles are named; services check what depends on the
+    objects (the officer of this tender's department, the provider of this bid).
+    """
+    if anyone == bool(roles):
+        raise TypeError("name the roles that may call the mutation, or say anyone=True")
+    who = "Anyone may call it." if anyone else f"Roles: {', '.join(role.value for role in roles)}."
+    extensions = [] if anyone else [RoleCheck(roles)]
+    return strawberry.mutation(description=f"{description.rstrip()} {who}", extensions=extensions)
+
+
 T = TypeVar("T")
 P = TypeVar("P")
 
@@ -140,14 +188,10 @@ async def mutate(
     with sqlite_writes(True):
         async with ctx.db() as session:
             try:
-                result = await action(session, ctx.actor)
-                await session.commit()
+                async with unit_of_work(session):
+                    result = await action(session, ctx.actor)
             except DomainError as error:
-                await session.rollback()
                 return payload(errors=[UserError.from_problem(p) for p in error.problems])
-            except BaseException:
-                await session.rollback()
-                raise
     return payload(errors=[], **present(result))
 
 
@@ -249,16 +293,16 @@ def decode_id(value: str, type_name: str | Sequence[str], *, field: Sequence[str
     try:
         found_type, raw = relay.from_base64(str(value))
     except (ValueError, TypeError, binascii.Error, relay.GlobalIDValueError) as error:
-        raise Invalid("not a valid ID", field=field) from error
+        raise DomainError(ErrorCode.INVALID, "not a valid ID", field=field) from error
     if found_type not in names:
-        raise NotFound(f"no {names[0]} with this ID", field=field)
+        raise DomainError(ErrorCode.NOT_FOUND, f"no {names[0]} with this ID", field=field)
     if is_sealed(found_type):
         return _unseal(found_type, raw)
     if not (raw.isascii() and raw.isdigit()):
-        raise Invalid("not a valid ID", field=field)
+        raise DomainError(ErrorCode.INVALID, "not a valid ID", field=field)
     pk = parse_pk(raw)
     if pk is None:
-        raise NotFound(f"no {names[0]} with this ID", field=field)
+        raise DomainError(ErrorCode.NOT_FOUND, f"no {names[0]} with this ID", field=field)
     return pk
 
 
@@ -324,11 +368,11 @@ def _position(cursor: str) -> int:
     try:
         prefix, raw = base64.b64decode(cursor.encode(), validate=True).decode().split(":", 1)
     except (ValueError, binascii.Error, UnicodeDecodeError) as error:
-        raise Invalid("not a valid cursor", field=["after"]) from error
+        raise DomainError(ErrorCode.INVALID, "not a valid cursor", field=["after"]) from error
     if prefix != "cursor" or not (
         raw.isascii() and raw.isdigit() and len(raw) <= 10 and int(raw) <= MAX_POSITION
     ):
-        raise Invalid("not a valid cursor", field=["after"])
+        raise DomainError(ErrorCode.INVALID, "not a valid cursor", field=["after"])
     return int(raw)
 
 
@@ -336,7 +380,7 @@ def page_size(first: int | None) -> int:
     if first is None:
         return DEFAULT_PAGE
     if first < 0 or first > MAX_PAGE:
-        raise Invalid(f"`first` must be between 0 and {MAX_PAGE}", field=["first"])
+        raise DomainError(ErrorCode.INVALID, f"`first` must be between 0 and {MAX_PAGE}", field=["first"])
     return first
 
 
@@ -439,3 +483,78 @@ def group_by_key(rows: Sequence[Any], keys: Sequence[Any], key: Callable[[Any], 
     for row in rows:
         groups.setdefault(key(row), []).append(row)
     return [groups[k] for k in keys]
+
+
+# ---------------------------------------------------------------- answering without waiting
+#
+# graphql-core runs every awaitable field of a list as a task of its own: a page of 50 tenders,
+# each with a package, a region and bids, makes hundreds of tasks per request. A list's resolver
+# loads, in batches, every relation its query selects (`prefetch`); the relations' resolvers then
+# answer at once from the request's loaders (`now_or_later`), and only await what nobody loaded.
+
+
+@dataclass(frozen=True)
+class Relation:
+    """How a field reaches related rows: which loader, by which key of the parent row.
+
+    `nested` names the plan of the related type, for relations of relations (a tender's bids'
+    providers); it is a callable so that plans may refer to each other.
+    """
+
+    loader: type[DataLoader]
+    key: Callable[[Any], Any]
+    nested: Callable[[], dict[str, Relation]] | None = None
+    children: Callable[[Any], Sequence[Any]] | None = None
+    """The rows of a loaded value that the nested plan applies to (default: the value, or its items)."""
+
+
+def _selected(selections: Sequence[Any]) -> dict[str, list[Any]]:
+    """Field name -> its sub-selections, fragments merged in."""
+    fields: dict[str, list[Any]] = {}
+    for selection in selections:
+        name = getattr(selection, "name", None)
+        if hasattr(selection, "arguments"):  # a field
+            fields.setdefault(name, []).extend(selection.selections)
+        else:  # a fragment
+            for field_name, sub in _selected(selection.selections).items():
+                fields.setdefault(field_name, []).extend(sub)
+    return fields
+
+
+def node_selections(info: Info) -> list[Any]:
+    """What the query selects on the nodes of the connection this resolver returns."""
+    connection_fields = _selected(info.selected_fields[0].selections) if info.selected_fields else {}
+    edges = _selected(connection_fields.get("edges", []))
+    return edges.get("node", [])
+
+
+async def prefetch(
+    info: Info, rows: Sequence[Any], plan: dict[str, Relation], selections: Sequence[Any]
+) -> None:
+    """Load in batches the relations of `rows` that `selections` asks for, relations of those too."""
+    if not rows:
+        return
+    ctx = context_of(info)
+    for name, sub_selections in _selected(selections).items():
+        relation = plan.get(name)
+        if relation is None:
+            continue
+        keys = list(dict.fromkeys(key for row in rows if (key := relation.key(row)) is not None))
+        values = await ctx.loader(relation.loader).load_many(keys)
+        if relation.nested is not None:
+            rows_of = relation.children or (lambda value: value if isinstance(value, list) else [value])
+            children = [child for value in values if value is not None for child in rows_of(value)]
+            await prefetch(info, [c for c in children if c is not None], relation.nested(), sub_selections)
+
+
+def now_or_later(info: Info, loader_class: type[DataLoader], key: Any, present: Callable[[Any], T]) -> Any:
+    """`present(value)` at once when the request's loader holds the value, else an awaitable of it."""
+    loader = context_of(info).loader(loader_class)
+    future = loader.cache_map.get(key)
+    if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+        return present(future.result())
+
+    async def later() -> T:
+        return present(await loader.load(key))
+
+    return later()

@@ -10,7 +10,7 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from core.errors import PermissionDenied, Unauthenticated
+from core.errors import DomainError, ErrorCode
 
 TOKEN_LIFETIME = dt.timedelta(hours=12)
 TOKEN_ALGORITHM = "HS256"
@@ -91,8 +91,8 @@ class Actor:
 def require(actor: Actor | None, *roles: Role) -> Actor:
     """The actor, if authenticated and in one of `roles` (any role when none given)."""
     if actor is None:
-        raise Unauthenticated("log in first")
+        raise DomainError(ErrorCode.UNAUTHENTICATED, "log in first")
     if roles and actor.role not in roles:
         allowed = ", ".join(role.value for role in roles)
-        raise PermissionDenied(f"only {allowed} may do this")
+        raise DomainError(ErrorCode.PERMISSION_DENIED, f"only {allowed} may do this")
     return actor

@@ -30,6 +30,12 @@ async def offset_seconds(session: AsyncSession) -> int:
     return session.info[_OFFSET_KEY]
 
 
+def remember_offset(session: AsyncSession, seconds: int) -> None:
+    """The offset read by another statement of this session (see core.cache.data_version)."""
+    if get_settings().market_test_clock:
+        session.info[_OFFSET_KEY] = seconds
+
+
 _PINNED_KEY = "clock_pinned_at"
 
 

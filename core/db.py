@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from contextvars import ContextVar
 from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
@@ -27,6 +27,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
+
+from core.errors import DomainError, ErrorCode
 
 # Stable constraint names: Alembic batch mode on SQLite needs named constraints.
 SQLModel.metadata.naming_convention = {
@@ -60,6 +62,20 @@ def async_url(url: str | URL) -> URL:
 def sync_url(url: str | URL) -> URL:
     """The URL with the sync driver Alembic uses."""
     return _with_driver(url, SYNC_DRIVERS)
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def alembic_config(url: str | None = None):
+    """Alembic's configuration for this project; `url` overrides DATABASE_URL."""
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "alembic"))
+    if url:
+        config.attributes["url"] = url
+    return config
 
 
 def ensure_sqlite_folder(url: str | URL) -> None:
@@ -218,6 +234,20 @@ def enum_type(enum_class) -> Enum:
     return Enum(enum_class, native_enum=False, length=40, validate_strings=True)
 
 
+@asynccontextmanager
+async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """One transaction: committed when the block ends, rolled back on any error (nothing half-written).
+
+    The API's mutations, the residents' pages and the command line all write through it.
+    """
+    try:
+        yield session
+        await session.commit()
+    except BaseException:
+        await session.rollback()
+        raise
+
+
 _COMMIT_CHECKS = "commit_checks"
 
 
@@ -265,7 +295,6 @@ def _text_fits_its_column(session, _flush_context, _instances) -> None:
     The API checks its inputs' limits first; this keeps SQLite and PostgreSQL answering alike for
     whatever reaches a row by another path (the command line, a service, a limit forgotten).
     """
-    from core.errors import Invalid
 
     for row in (*session.new, *session.dirty):
         for attribute in sa_inspect(row).mapper.column_attrs:
@@ -275,6 +304,8 @@ def _text_fits_its_column(session, _flush_context, _instances) -> None:
             column_type = attribute.columns[0].type
             length = getattr(column_type, "length", None)
             if length is not None and len(value) > length:
-                raise Invalid(f"at most {length} characters", field=[_camel(attribute.key)])
+                raise DomainError(
+                    ErrorCode.INVALID, f"at most {length} characters", field=[_camel(attribute.key)]
+                )
             if reason := bad_text(value):
-                raise Invalid(reason, field=[_camel(attribute.key)])
+                raise DomainError(ErrorCode.INVALID, reason, field=[_camel(attribute.key)])

@@ -40,47 +40,25 @@ class Problem:
 
 
 class DomainError(Exception):
-    """A user mistake: bad input, wrong state, missing permission. Carries one or more problems."""
+    """A user mistake: bad input, wrong state, missing permission. Carries one or more problems.
 
-    code = ErrorCode.INVALID
+    The one way services report one: `raise DomainError(ErrorCode.NOT_FOUND, "no tender with this ID",
+    field=["id"])`; `Validator` collects several and raises them together.
+    """
 
-    def __init__(self, message: str, *, field: Sequence[str] | None = None, code: ErrorCode | None = None):
+    def __init__(self, code: ErrorCode, message: str, *, field: Sequence[str] | None = None):
         super().__init__(message)
-        self.problems = [Problem(code or self.code, message, tuple(field) if field else None)]
+        self.problems = [Problem(code, message, tuple(field) if field else None)]
+
+    @property
+    def code(self) -> ErrorCode:
+        return self.problems[0].code
 
     @classmethod
     def many(cls, problems: Sequence[Problem]) -> DomainError:
-        error = cls(problems[0].message, field=problems[0].field, code=problems[0].code)
+        error = cls(problems[0].code, problems[0].message, field=problems[0].field)
         error.problems = list(problems)
         return error
-
-
-class Invalid(DomainError):
-    code = ErrorCode.INVALID
-
-
-class NotFound(DomainError):
-    code = ErrorCode.NOT_FOUND
-
-
-class PermissionDenied(DomainError):
-    code = ErrorCode.PERMISSION_DENIED
-
-
-class Unauthenticated(DomainError):
-    code = ErrorCode.UNAUTHENTICATED
-
-
-class AlreadyExists(DomainError):
-    code = ErrorCode.ALREADY_EXISTS
-
-
-class InvalidState(DomainError):
-    code = ErrorCode.INVALID_STATE
-
-
-class TooManyAttempts(DomainError):
-    code = ErrorCode.TOO_MANY_ATTEMPTS
 
 
 class Validator:

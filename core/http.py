@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.http import process_result as strawberry_process_result
 from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.types import ExecutionResult
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from core import clock, graphiql
 from core.api import Context
 from core.auth import Actor, TokenRefused, read_token
+from core.cache import ResponseCache, cache_key, cacheable, data_version
 from core.db import sqlite_writes
 from core.error_policy import MASKED_MESSAGE, OPERATION_UNCLEAR
 from core.limits import MAX_BODY_BYTES, RequestRefused, check_json_value
@@ -61,6 +69,13 @@ def decode_json_object(data: str | bytes, *, what: str) -> dict[str, Any]:
     return value
 
 
+@dataclass
+class _Cached(ExecutionResult):
+    """An answer from the cache, already encoded."""
+
+    body: bytes = b""
+
+
 class MarketGraphQL(GraphQL):
     """strawberry's ASGI view with our request context: one session, the caller, per-request loaders."""
 
@@ -73,14 +88,61 @@ class MarketGraphQL(GraphQL):
         self.sessionmaker = sessionmaker
         self.settings = settings
         self.load_actor = load_actor
+        self.cache = ResponseCache() if settings.response_cache else None
 
     async def render_graphql_ide(self, request):
         # Ours, over files this server serves: strawberry's page loads them from unpkg.com.
         return graphiql.page()
 
-    def encode_json(self, data) -> str:
-        # Chinese names stay readable in responses and in GraphiQL.
-        return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    def encode_json(self, data) -> bytes:
+        # An answer encoded already (by process_result, or kept in the cache) goes out as it is.
+        return data if isinstance(data, bytes) else orjson.dumps(data)
+
+    async def execute_operation(
+        self, request, request_adapter, request_data, context, root_value, sub_response
+    ):
+        """A query answered before with the same data version, for the same caller, comes from the cache."""
+        if self._may_cache(request_data):
+            async with context.db() as session:
+                version = await data_version(session)
+            actor = context.actor
+            context.cache_key = cache_key(
+                version,
+                actor.user_id if actor else None,
+                request_data.query,
+                request_data.operation_name,
+                request_data.variables or {},
+            )
+            if (body := self.cache.get(context.cache_key)) is not None:
+                return _Cached(data=None, errors=None, body=body)
+        return await super().execute_operation(
+            request, request_adapter, request_data, context, root_value, sub_response
+        )
+
+    def _may_cache(self, request_data) -> bool:
+        return (
+            self.cache is not None
+            and isinstance(request_data, GraphQLRequestData)
+            and bool(request_data.query)
+            and cacheable(self.schema._schema, request_data.query, request_data.operation_name)
+        )
+
+    async def process_result(self, request, result) -> bytes:
+        ctx = request.scope.get("market.context")
+        if isinstance(result, _Cached):
+            body = result.body
+        else:
+            body = orjson.dumps(strawberry_process_result(result))
+            if self.cache is not None and ctx is not None and ctx.cache_key and not result.errors:
+                self.cache.put(ctx.cache_key, body)
+        if ctx is not None and ctx.cache_key:
+            # Revalidation by ETag: the same caller, document and data version answer the same bytes.
+            ctx.response.headers["ETag"] = f'"{ctx.cache_key[:32]}"'
+            ctx.response.headers["Cache-Control"] = "private, no-cache" if ctx.actor else "public, no-cache"
+            if request.headers.get("if-none-match") == ctx.response.headers["ETag"]:
+                ctx.response.status_code = 304
+                return b""
+        return body
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_json_object(data, what="the request body")
@@ -197,3 +259,18 @@ class BodySizeLimit:
 class _BodyTooLarge(RequestRefused):
     def __init__(self):
         super().__init__("the request body is too large", status=413, code="PAYLOAD_TOO_LARGE")
+
+
+class NoDelayHTTPProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+    """uvicorn's HTTP protocol with TCP_NODELAY on each connection.
+
+    With several workers uvicorn binds the listening socket itself with `proto` 0, and asyncio
+    then leaves Nagle's algorithm on for accepted sockets (Kludex/uvicorn#3149): every keep-alive
+    response would wait about 40 ms for the client's delayed ACK. `market serve` uses this one.
+    """
+
+    def connection_made(self, transport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)

@@ -183,7 +183,8 @@ def limit_inputs(*root_types: type) -> None:
     for root in root_types:
         for field in root.__strawberry_definition__.fields:
             if field.arguments and not any(isinstance(e, InputLimits) for e in field.extensions):
-                field.extensions.append(InputLimits())
+                # Innermost: a role check declared with the field runs before it.
+                field.extensions.insert(0, InputLimits())
 
 
 # ---------------------------------------------------------------- JSON request values

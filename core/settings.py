@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     market_test_clock: bool = False
     """Clock = real time + an offset kept in the database, moved by `advanceClock`."""
 
+    response_cache: bool = True
+    """Keep answers to repeated reads until the data changes (core.cache); off: every query is executed."""
+
     notify_backend: Literal["console"] = "console"
     """How `market notify send` delivers the outbox; `console` writes the messages to the log."""
 

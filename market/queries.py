@@ -14,11 +14,15 @@ from core.api import (
     connection,
     context_of,
     decode_id,
+    node_selections,
     paginate,
+    prefetch,
     query_errors,
     resolve_node,
 )
-from market import loaders, service, tendering
+from core.cache import volatile_field
+from market import catalogue, directory, loaders, providers, tenders
+from market.tender_types import Tender, TenderConnection, TenderStatusType, tender_relations
 from market.types import (
     AuditFirm,
     Department,
@@ -31,9 +35,6 @@ from market.types import (
     ServiceCategory,
     ServicePackage,
     ServicePackageConnection,
-    Tender,
-    TenderConnection,
-    TenderStatusType,
     User,
 )
 
@@ -52,7 +53,7 @@ class Query:
         row = await ctx.loader(loaders.UserByIdLoader).load(ctx.actor.user_id)
         return User.from_row(row) if row else None
 
-    @strawberry.field(description="The platform clock (the test clock where enabled).")
+    @volatile_field(description="The platform clock (the test clock where enabled).")
     async def now(self, info: Info) -> dt.datetime:
         async with context_of(info).db() as session:
             return await clock.now(session)
@@ -60,25 +61,25 @@ class Query:
     @strawberry.field(description="All regions, by code. Public.")
     async def regions(self, info: Info) -> list[Region]:
         async with context_of(info).db() as session:
-            rows = (await session.scalars(service.regions_statement())).all()
+            rows = (await session.scalars(directory.regions_statement())).all()
         return [Region.from_row(row) for row in rows]
 
     @strawberry.field(description="Purchasing departments. Public.")
     async def departments(self, info: Info) -> list[Department]:
         async with context_of(info).db() as session:
-            rows = (await session.scalars(service.departments_statement())).all()
+            rows = (await session.scalars(directory.departments_statement())).all()
         return [Department.from_row(row) for row in rows]
 
     @strawberry.field(description="Third-party audit firms. Public.")
     async def audit_firms(self, info: Info) -> list[AuditFirm]:
         async with context_of(info).db() as session:
-            rows = (await session.scalars(service.audit_firms_statement())).all()
+            rows = (await session.scalars(directory.audit_firms_statement())).all()
         return [AuditFirm.from_row(row) for row in rows]
 
     @strawberry.field(description="Service categories of the catalogue. Public.")
     async def service_categories(self, info: Info) -> list[ServiceCategory]:
         async with context_of(info).db() as session:
-            rows = (await session.scalars(service.categories_statement())).all()
+            rows = (await session.scalars(catalogue.categories_statement())).all()
         return [ServiceCategory.from_row(row) for row in rows]
 
     @strawberry.field(
@@ -96,7 +97,7 @@ class Query:
         search: Annotated[str | None, strawberry.argument(description="Part of the name (zh or en).")] = None,
         all_versions: Annotated[bool, strawberry.argument(description="Include earlier versions.")] = False,
     ) -> ServicePackageConnection:
-        statement = service.packages_statement(
+        statement = catalogue.packages_statement(
             category=category, tier=tier, code=code, search=search, all_versions=all_versions
         )
         with query_errors():
@@ -125,7 +126,7 @@ class Query:
         ctx = context_of(info)
         with query_errors():
             region_pk = decode_id(region_id, "Region", field=["regionId"]) if region_id else None
-            statement = service.providers_statement(
+            statement = providers.providers_statement(
                 actor=ctx.actor, status=status, kind=kind, region_id=region_pk, search=search
             )
             async with ctx.db() as session:
@@ -149,7 +150,7 @@ class Query:
     ) -> TenderConnection:
         ctx = context_of(info)
         with query_errors():
-            statement = tendering.tenders_statement(
+            statement = tenders.tenders_statement(
                 actor=ctx.actor,
                 status=status,
                 region_id=decode_id(region_id, "Region", field=["regionId"]) if region_id else None,
@@ -159,4 +160,5 @@ class Query:
             )
             async with ctx.db() as session:
                 page = await paginate(session, statement, first=first, after=after)
+        await prefetch(info, page.rows, tender_relations(), node_selections(info))
         return connection(page, Tender.from_row)

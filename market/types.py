@@ -1,25 +1,23 @@
-"""GraphQL types of the market domain. Scalars are plain attributes; relations go through loaders."""
+"""GraphQL types of the market's participants and catalogue: accounts, regions, departments, audit firms,
+providers, service packages. Scalars are plain attributes; relations and `node(id:)` go through loaders,
+which return only what the caller may see (`market.access`); a type maps what they return."""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry import relay
-from strawberry.scalars import JSON
+from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from core.api import Connection, SealedNode, context_of, encode_id, parse_pk
-from core.auth import Role
-from market import loaders, service, tendering
+from core.api import Connection, context_of, encode_id, parse_pk
+from core.auth import Actor, Role
+from market import loaders
 from market import models as m
-
-if TYPE_CHECKING:
-    from contracts.types import Contract
-    from scoring.types import Certification
 
 RoleType = strawberry.enum(Role, name="Role", description="What an account may do (SPEC §2).")
 RegionKindType = strawberry.enum(
@@ -48,16 +46,25 @@ KpiSourceType = strawberry.enum(
 )
 
 
-async def resolve_rows(info: Info, node_ids: Iterable[str], loader_class, present, visible) -> list[Any]:
-    """`node(id:)` for a table-backed type: load by primary key, hide what the caller may not see."""
+async def resolve_rows(
+    info: Info,
+    node_ids: Iterable[str],
+    loader_class: type[DataLoader],
+    present: Callable[[Any], Any],
+    visible: Callable[[Actor | None, Any], bool] | None = None,
+) -> list[Any]:
+    """`node(id:)` for a table-backed type: the loader's rows by primary key, mapped; None where it has none.
+
+    Market's loaders for nodes return only what the caller may see; `visible` (one of the domain's access
+    predicates) is for a loader that does not.
+    """
     ctx = context_of(info)
     keys = [parse_pk(i) or 0 for i in node_ids]
     rows = await ctx.loader(loader_class).load_many(keys)
-    return [present(row) if row is not None and visible(ctx.actor, row) else None for row in rows]
-
-
-def _public(_actor, _row) -> bool:
-    return True
+    return [
+        present(row) if row is not None and (visible is None or visible(ctx.actor, row)) else None
+        for row in rows
+    ]
 
 
 @strawberry.type(description="An administrative area (区/县/街道), urban or rural.")
@@ -89,7 +96,7 @@ class Region(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await resolve_rows(info, node_ids, loaders.RegionByIdLoader, cls.from_row, _public)
+        return await resolve_rows(info, node_ids, loaders.RegionByIdLoader, cls.from_row)
 
 
 @strawberry.type(description="A purchasing department (采购人) of a local government.")
@@ -108,7 +115,7 @@ class Department(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await resolve_rows(info, node_ids, loaders.DepartmentByIdLoader, cls.from_row, _public)
+        return await resolve_rows(info, node_ids, loaders.DepartmentByIdLoader, cls.from_row)
 
 
 @strawberry.type(description="A third-party evaluation firm (第三方评估机构).")
@@ -123,7 +130,7 @@ class AuditFirm(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await resolve_rows(info, node_ids, loaders.AuditFirmByIdLoader, cls.from_row, _public)
+        return await resolve_rows(info, node_ids, loaders.AuditFirmByIdLoader, cls.from_row)
 
 
 @strawberry.type(description="An account. Visible to itself and to ADMINs.")
@@ -171,7 +178,7 @@ class User(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await resolve_rows(info, node_ids, loaders.UserByIdLoader, cls.from_row, service.can_see_user)
+        return await resolve_rows(info, node_ids, loaders.VisibleUserByIdLoader, cls.from_row)
 
 
 @strawberry.type(description="A kind of public service: education, health, elderly care...")
@@ -261,7 +268,7 @@ class ServicePackage(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await resolve_rows(info, node_ids, loaders.ServicePackageByIdLoader, cls.from_row, _public)
+        return await resolve_rows(info, node_ids, loaders.ServicePackageByIdLoader, cls.from_row)
 
 
 @strawberry.type(description="A licence or certificate a provider holds (资质).")
@@ -311,7 +318,7 @@ class Provider(relay.Node):
     @strawberry.field(description="The current certificate, null before the first certification run.")
     async def certification(
         self, info: Info
-    ) -> Annotated[Certification, strawberry.lazy("scoring.types")] | None:
+    ) -> Annotated["Certification", strawberry.lazy("scoring.types")] | None:  # noqa: F821, UP037
         from scoring.types import current_certification
 
         return await current_certification(info, provider_id=self.id)
@@ -330,436 +337,8 @@ class Provider(relay.Node):
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await resolve_rows(
-            info, node_ids, loaders.ProviderByIdLoader, cls.from_row, service.can_see_provider
-        )
+        return await resolve_rows(info, node_ids, loaders.VisibleProviderByIdLoader, cls.from_row)
 
 
 ServicePackageConnection = Connection[ServicePackage]
 ProviderConnection = Connection[Provider]
-
-
-__all__ = [
-    "AuditFirm",
-    "Department",
-    "Kpi",
-    "Provider",
-    "ProviderConnection",
-    "Qualification",
-    "Region",
-    "ServiceCategory",
-    "ServicePackage",
-    "ServicePackageConnection",
-    "User",
-]
-
-
-# ---------------------------------------------------------------- tenders (SPEC §4)
-
-TenderStatusType = strawberry.enum(
-    m.TenderStatus,
-    name="TenderStatus",
-    description="DRAFT → PUBLISHED → EVALUATING → AWARD_PENDING → AWARDED, or UNSUCCESSFUL or CANCELLED.",
-)
-BidStatusType = strawberry.enum(
-    m.BidStatus,
-    name="BidStatus",
-    description="SUBMITTED until the opening decides VALID or INVALID; WITHDRAWN by its provider.",
-)
-ChallengeDecisionType = strawberry.enum(m.ChallengeDecision, name="ChallengeDecision")
-
-
-@strawberry.type(description="One row of a payment tier table (阶梯化支付).")
-class PaymentTier:
-    tier: str = strawberry.field(description="A to E.")
-    min_score: float = strawberry.field(description="Lowest composite score of the tier.")
-    payout_rate: float = strawberry.field(description="Share of the base paid, e.g. 1.05.")
-
-
-@strawberry.type(description="One change of a correction notice.")
-class TenderChange:
-    field: str = strawberry.field(description="The input field changed, e.g. maxUnitPrice.")
-    before: JSON
-    after: JSON
-
-
-@strawberry.type(description="A correction notice (更正公告), public.")
-class TenderAmendment:
-    version: int = strawberry.field(description="The tender version this notice made.")
-    reason: str
-    changes: list[TenderChange]
-    created_at: dt.datetime
-
-    @classmethod
-    def from_row(cls, row: m.TenderAmendment) -> TenderAmendment:
-        return cls(
-            version=row.version,
-            reason=row.reason,
-            changes=[
-                TenderChange(field=c["field"], before=c["before"], after=c["after"]) for c in row.changes
-            ],
-            created_at=row.created_at,
-        )
-
-
-@strawberry.type(description="A bidder's question and the officer's answer; the asker is not shown.")
-class Clarification(SealedNode, relay.Node):
-    id: relay.NodeID[int]
-    question: str
-    asked_at: dt.datetime
-    answer: str | None = strawberry.field(description="Null until answered.")
-    answered_at: dt.datetime | None
-
-    @classmethod
-    def from_row(cls, row: m.Clarification) -> Clarification:
-        return cls(
-            id=row.id,
-            question=row.question,
-            asked_at=row.asked_at,
-            answer=row.answer,
-            answered_at=row.answered_at,
-        )
-
-    @classmethod
-    async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return [None for _ in node_ids]  # read through Tender.clarifications
-
-
-@strawberry.type(description="One line of the opening record (开标记录).")
-class OpeningRecordEntry:
-    provider_name: str
-    unit_price: Decimal
-    submitted_at: dt.datetime
-    receipt_sha256: str
-
-
-@strawberry.type(description="A seat on the evaluation panel; seen by the tender's officers.")
-class PanelSeat:
-    evaluator: User
-    declared: bool = strawberry.field(description="Has declared conflicts of interest.")
-    removed: bool = strawberry.field(description="Declared a conflict and left the panel for this tender.")
-
-
-@strawberry.type(description="A call for bids for a quantity of one package version in one region.")
-class Tender(relay.Node):
-    id: relay.NodeID[int]
-    title: str
-    status: TenderStatusType
-    version: int = strawberry.field(description="1 when published, +1 per correction notice.")
-    quantity: int = strawberry.field(description="Units bought over the whole contract.")
-    periods: int = strawberry.field(description="Number of payment periods.")
-    period_months: int = strawberry.field(description="Length of a payment period in months.")
-    start_date: dt.date = strawberry.field(description="First day of the contract.")
-    max_unit_price: Decimal = strawberry.field(description="Ceiling unit price (最高限价), CNY.")
-    bid_deadline: dt.datetime = strawberry.field(description="Bids must be committed before this instant.")
-    min_valid_bids: int = strawberry.field(description="Fewer valid bids make the tender UNSUCCESSFUL.")
-    price_weight: float = strawberry.field(description="0.10-0.30; the three weights sum to 1.")
-    quality_weight: float
-    record_weight: float
-    required_qualifications: list[str] = strawberry.field(
-        description="Qualification types every bidder must hold, valid on the deadline."
-    )
-    satisfaction_weight: float = strawberry.field(description="w_S of the future contract (≥ 0.30).")
-    kpi_weight: float = strawberry.field(description="w_K of the future contract.")
-    audit_weight: float = strawberry.field(description="w_A of the future contract.")
-    holdback_rate: float = strawberry.field(description="Share of each payout retained until completion.")
-    payment_tiers: list[PaymentTier]
-    published_at: dt.datetime | None
-    opened_at: dt.datetime | None = strawberry.field(description="When the bids were opened.")
-    challenge_deadline: dt.datetime | None = strawberry.field(
-        description="End of the 7-working-day challenge period (质疑期) after the recommendation."
-    )
-    closed_reason: str | None = strawberry.field(description="Why it was cancelled or unsuccessful.")
-    row: strawberry.Private[m.Tender]
-
-    @strawberry.field(description="The package version the tender was made from.")
-    async def package(self, info: Info) -> ServicePackage:
-        row = await context_of(info).loader(loaders.ServicePackageByIdLoader).load(self.row.package_id)
-        return ServicePackage.from_row(row)
-
-    @strawberry.field
-    async def region(self, info: Info) -> Region:
-        return Region.from_row(
-            await context_of(info).loader(loaders.RegionByIdLoader).load(self.row.region_id)
-        )
-
-    @strawberry.field(description="The purchasing department.")
-    async def department(self, info: Info) -> Department:
-        row = await context_of(info).loader(loaders.DepartmentByIdLoader).load(self.row.department_id)
-        return Department.from_row(row)
-
-    @strawberry.field(description="KPIs of the future contract.")
-    async def kpis(self, info: Info) -> list[Kpi]:
-        rows = await context_of(info).loader(loaders.KpisByTenderLoader).load(self.id)
-        return [Kpi.from_row(row) for row in rows]
-
-    @strawberry.field(
-        description="Empty until the bids are opened, and for callers not entitled to see them: the "
-        "tender's officers, its panel and its bidders after opening; everyone after the award."
-    )
-    async def bids(self, info: Info) -> list[Bid]:
-        rows = await context_of(info).loader(loaders.VisibleBidsByTenderLoader).load(self.id)
-        return [
-            Bid.from_row(bid, access)
-            for bid, access in rows
-            if access.all_opened and bid.status != m.BidStatus.WITHDRAWN
-        ]
-
-    @strawberry.field(description="The caller's own bid (PROVIDER), at any stage; null for others.")
-    async def my_bid(self, info: Info) -> Bid | None:
-        rows = await context_of(info).loader(loaders.VisibleBidsByTenderLoader).load(self.id)
-        return next((Bid.from_row(b, a) for b, a in rows if b.provider_id == a.own_provider_id), None)
-
-    @strawberry.field(description="Bidders and unit prices as opened; for those who may see the bids.")
-    async def opening_record(self, info: Info) -> list[OpeningRecordEntry] | None:
-        if self.row.opening_record is None:
-            return None
-        access = await context_of(info).loader(loaders.BidAccessByTenderLoader).load(self.id)
-        if not access.all_opened:
-            return None
-        return [
-            OpeningRecordEntry(
-                provider_name=e["provider"],
-                unit_price=Decimal(e["unit_price"]),
-                submitted_at=dt.datetime.fromisoformat(e["submitted_at"]),
-                receipt_sha256=e["receipt_sha256"],
-            )
-            for e in self.row.opening_record
-        ]
-
-    @strawberry.field(description="Correction notices, oldest first.")
-    async def amendments(self, info: Info) -> list[TenderAmendment]:
-        rows = await context_of(info).loader(loaders.AmendmentsByTenderLoader).load(self.id)
-        return [TenderAmendment.from_row(row) for row in rows]
-
-    @strawberry.field(
-        description="Answered questions (public); unanswered ones only to the asker and the officers."
-    )
-    async def clarifications(self, info: Info) -> list[Clarification]:
-        rows = await context_of(info).loader(loaders.ClarificationsByTenderLoader).load(self.id)
-        return [Clarification.from_row(row) for row in rows]
-
-    @strawberry.field(description="Challenges: all for the tender's officers, its own for a bidder.")
-    async def challenges(self, info: Info) -> list[Challenge]:
-        rows = await context_of(info).loader(loaders.ChallengesByTenderLoader).load(self.id)
-        return [Challenge.from_row(row) for row in rows]
-
-    @strawberry.field(description="The evaluation panel; only the tender's officers see it.")
-    async def panel(self, info: Info) -> list[PanelSeat]:
-        if not tendering.is_owner(context_of(info).actor, self.row):
-            return []
-        rows = await context_of(info).loader(loaders.PanelByTenderLoader).load(self.id)
-        return [
-            PanelSeat(
-                evaluator=User.from_row(user), declared=seat.declared_at is not None, removed=seat.removed
-            )
-            for seat, user in rows
-        ]
-
-    @strawberry.field(
-        description="The recommended bid (中标候选人) and, once final, the contract; null while the caller "
-        "may not see the bid."
-    )
-    async def award(self, info: Info) -> Award | None:
-        if self.row.recommended_bid_id is None:
-            return None
-        rows = await context_of(info).loader(loaders.VisibleBidsByTenderLoader).load(self.id)
-        bid = next(((b, a) for b, a in rows if b.id == self.row.recommended_bid_id), None)
-        if bid is None:
-            return None
-        return Award(bid=Bid.from_row(*bid), finalized_at=self.row.awarded_at, tender_id=self.id)
-
-    @classmethod
-    def from_row(cls, row: m.Tender) -> Tender:
-        return cls(
-            id=row.id,
-            title=row.title,
-            status=row.status,
-            version=row.version,
-            quantity=row.quantity,
-            periods=row.periods,
-            period_months=row.period_months,
-            start_date=row.start_date,
-            max_unit_price=row.max_unit_price,
-            bid_deadline=row.bid_deadline,
-            min_valid_bids=row.min_valid_bids,
-            price_weight=row.price_weight,
-            quality_weight=row.quality_weight,
-            record_weight=row.record_weight,
-            required_qualifications=list(row.required_qualifications),
-            satisfaction_weight=row.satisfaction_weight,
-            kpi_weight=row.kpi_weight,
-            audit_weight=row.audit_weight,
-            holdback_rate=row.holdback_rate,
-            payment_tiers=[PaymentTier(**t) for t in row.payment_tiers],
-            published_at=row.published_at,
-            opened_at=row.opened_at,
-            challenge_deadline=row.challenge_deadline,
-            closed_reason=row.closed_reason,
-            row=row,
-        )
-
-    @classmethod
-    async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return await resolve_rows(
-            info, node_ids, loaders.TenderByIdLoader, cls.from_row, tendering.can_see_tender
-        )
-
-
-@strawberry.type(description="Proof of a sealed bid (投标回执): SHA-256 of its canonical content.")
-class BidReceipt:
-    sha256: str = strawberry.field(description="Hex SHA-256 of `Bid.canonicalContent` at this version.")
-    submitted_at: dt.datetime = strawberry.field(description="Server time of the submission.")
-
-
-@strawberry.type(
-    description="A provider's sealed offer. Before the opening nobody but its provider can read anything "
-    "of it, not even that it exists: its ID is keyed and tells nothing of how many bids there are."
-)
-class Bid(SealedNode, relay.Node):
-    id: relay.NodeID[int]
-    status: BidStatusType
-    version: int = strawberry.field(
-        description="1 for the first submission, +1 per amendment or confirmation."
-    )
-    unit_price: Decimal
-    proposal: str = strawberry.field(
-        description="Technical proposal; empty for callers not entitled to read proposals (the public, "
-        "other bidders)."
-    )
-    receipt: BidReceipt
-    abnormally_low: bool = strawberry.field(description="Below 80% of the mean valid unit price.")
-    justification: str | None = strawberry.field(
-        description="The provider's written justification of the price."
-    )
-    justification_accepted: bool | None
-    invalid_reason: str | None
-    price_score: float | None = strawberry.field(description="100 × lowest valid price / this price.")
-    quality_score: float | None = strawberry.field(description="Mean of the evaluators' scores.")
-    record_score: float | None = strawberry.field(description="From the provider's stars at the deadline.")
-    total_score: float | None
-    rank: int | None = strawberry.field(description="1 is best; null for bids not ranked.")
-    row: strawberry.Private[m.Bid]
-    proposals_visible: strawberry.Private[bool]
-
-    @strawberry.field(description="The exact text the receipt's SHA-256 covers, to check it.")
-    def canonical_content(self) -> str:
-        if not self.proposals_visible:
-            return ""
-        return tendering.canonical_bid(
-            self.row, tender_id=self.row.tender_id, provider_id=self.row.provider_id
-        )
-
-    @strawberry.field
-    async def tender(self, info: Info) -> Tender:
-        return Tender.from_row(
-            await context_of(info).loader(loaders.TenderByIdLoader).load(self.row.tender_id)
-        )
-
-    @strawberry.field
-    async def provider(self, info: Info) -> Provider:
-        return Provider.from_row(
-            await context_of(info).loader(loaders.ProviderByIdLoader).load(self.row.provider_id)
-        )
-
-    @classmethod
-    def from_row(cls, row: m.Bid, access: tendering.BidAccess) -> Bid:
-        own = row.provider_id == access.own_provider_id
-        visible = own or access.proposals
-        return cls(
-            id=row.id,
-            status=row.status,
-            version=row.version,
-            unit_price=row.unit_price,
-            proposal=row.proposal if visible else "",
-            receipt=BidReceipt(sha256=row.receipt_sha256, submitted_at=row.submitted_at),
-            abnormally_low=row.abnormally_low,
-            justification=row.justification if visible else None,
-            justification_accepted=row.justification_accepted,
-            invalid_reason=row.invalid_reason,
-            price_score=row.price_score,
-            quality_score=row.quality_score,
-            record_score=row.record_score,
-            total_score=row.total_score,
-            rank=row.rank,
-            row=row,
-            proposals_visible=visible,
-        )
-
-    @classmethod
-    async def resolve_nodes(cls, *, info, node_ids, required=False):
-        ctx = context_of(info)
-        keys = [parse_pk(i) or 0 for i in node_ids]
-        bids = await ctx.loader(loaders.BidByIdLoader).load_many(keys)
-        tender_ids = [b.tender_id if b else 0 for b in bids]
-        visible = await ctx.loader(loaders.VisibleBidsByTenderLoader).load_many(tender_ids)
-        result = []
-        for bid, rows in zip(bids, visible, strict=True):
-            match = next(((b, a) for b, a in rows if bid is not None and b.id == bid.id), None)
-            result.append(Bid.from_row(*match) if match else None)
-        return result
-
-
-@strawberry.type(description="The recommended or final award of a tender.")
-class Award:
-    bid: Bid
-    finalized_at: dt.datetime | None = strawberry.field(
-        description="When the award became final; null while pending."
-    )
-    tender_id: strawberry.Private[int]
-
-    @strawberry.field(description="The contract made when the award became final.")
-    async def contract(self, info: Info) -> Annotated[Contract, strawberry.lazy("contracts.types")] | None:
-        from contracts.types import contract_of_tender
-
-        return await contract_of_tender(info, self.tender_id)
-
-
-@strawberry.type(description="A bidder's challenge (质疑) of a recommended award.")
-class Challenge(relay.Node):
-    id: relay.NodeID[int]
-    reason: str
-    filed_at: dt.datetime
-    decision: ChallengeDecisionType | None = strawberry.field(description="Null while open.")
-    decision_note: str | None
-    decided_at: dt.datetime | None
-    row: strawberry.Private[m.Challenge]
-
-    @strawberry.field
-    async def tender(self, info: Info) -> Tender:
-        return Tender.from_row(
-            await context_of(info).loader(loaders.TenderByIdLoader).load(self.row.tender_id)
-        )
-
-    @classmethod
-    def from_row(cls, row: m.Challenge) -> Challenge:
-        return cls(
-            id=row.id,
-            reason=row.reason,
-            filed_at=row.filed_at,
-            decision=row.decision,
-            decision_note=row.decision_note,
-            decided_at=row.decided_at,
-            row=row,
-        )
-
-    @classmethod
-    async def resolve_nodes(cls, *, info, node_ids, required=False):
-        ctx = context_of(info)
-        result = []
-        for node_id in node_ids:
-            challenge = None
-            if pk := parse_pk(node_id):
-                async with ctx.db() as session:
-                    row = await session.get(m.Challenge, pk)
-                    tender = await session.get(m.Tender, row.tender_id) if row else None
-                if row and (
-                    tendering.is_owner(ctx.actor, tender)
-                    or row.provider_id == (ctx.actor and ctx.actor.provider_id)
-                ):
-                    challenge = Challenge.from_row(row)
-            result.append(challenge)
-        return result
-
-
-TenderConnection = Connection[Tender]

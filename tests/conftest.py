@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 import app as application
 from core import auth
 from core.auth import Actor, Role
-from core.db import create_engine, create_sessionmaker, sync_url
+from core.db import alembic_config, create_engine, create_sessionmaker, sync_url
 from core.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,7 +62,7 @@ def database_url(tmp_path_factory) -> str:
     get_settings.cache_clear()
     from alembic import command
 
-    command.upgrade(application.alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "head")
     yield url
     drop()
 
@@ -159,8 +159,12 @@ class Api:
 
 
 @pytest.fixture
-async def api(sessionmaker) -> AsyncIterator[Api]:
+async def api(sessionmaker, request) -> AsyncIterator[Api]:
+    """The app over the test's transaction; `@pytest.mark.uncached` turns its response cache off (for
+    tests that count what execution does)."""
     settings = get_settings()
+    if request.node.get_closest_marker("uncached"):
+        settings = settings.model_copy(update={"response_cache": False})
     asgi = application.create_app(settings=settings, sessionmaker=sessionmaker)
     transport = httpx.ASGITransport(app=asgi)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -189,7 +193,7 @@ async def scratch_engine(database_url, tmp_path):
         url, drop = _create_postgres_database(os.environ["TEST_DATABASE_URL"])
     else:
         url, drop = f"sqlite:///{tmp_path / 'scratch.db'}", lambda: None
-    command.upgrade(application.alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "head")
     engine = create_engine(url)
     yield engine
     await engine.dispose()

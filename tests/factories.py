@@ -9,8 +9,8 @@ from decimal import Decimal
 from stdnum.cn import uscc
 
 from core.auth import Actor, Role
+from market import accounts, catalogue, directory, providers
 from market import models as m
-from market import service
 
 ADMIN = Actor(user_id=None, role=Role.ADMIN)
 PASSWORD = "correct-horse-battery"
@@ -29,7 +29,7 @@ def with_wrong_check_digit(code: str) -> str:
 
 
 async def region(session, *, kind=m.RegionKind.URBAN, population=100_000, code=None) -> m.Region:
-    return await service.create_region(
+    return await directory.create_region(
         session=session,
         actor=ADMIN,
         code=code or f"R{next(_numbers):05d}",
@@ -41,13 +41,13 @@ async def region(session, *, kind=m.RegionKind.URBAN, population=100_000, code=N
 
 async def department(session, *, region_row=None) -> m.Department:
     region_row = region_row or await region(session)
-    return await service.create_department(
+    return await directory.create_department(
         session=session, actor=ADMIN, name="Civil Affairs Bureau", region_id=region_row.id
     )
 
 
 async def audit_firm(session) -> m.AuditFirm:
-    return await service.create_audit_firm(
+    return await directory.create_audit_firm(
         session=session, actor=ADMIN, name="Fair Audit Ltd", credit_code=credit_code()
     )
 
@@ -59,7 +59,7 @@ async def user(session, role: Role, *, email=None, password=PASSWORD, **links) -
         links["audit_firm_id"] = (await audit_firm(session)).id
     if role == Role.PROVIDER and "provider_id" not in links:
         links["provider_id"] = (await provider(session)).id
-    return await service.create_user(
+    return await accounts.create_user(
         session=session,
         actor=ADMIN,
         email=email or f"{role.value.lower()}{next(_numbers)}@example.org",
@@ -72,7 +72,7 @@ async def user(session, role: Role, *, email=None, password=PASSWORD, **links) -
 
 async def provider(session, *, status=m.ProviderStatus.ACTIVE, regions=None, email=None) -> m.Provider:
     regions = regions or [await region(session)]
-    registration = await service.register_provider(
+    registration = await providers.register_provider(
         session=session,
         actor=None,
         legal_name=f"Provider {next(_numbers)}",
@@ -85,18 +85,20 @@ async def provider(session, *, status=m.ProviderStatus.ACTIVE, regions=None, ema
     )
     provider_row = registration.provider
     if status != m.ProviderStatus.PENDING:
-        await service.approve_provider(session=session, actor=ADMIN, provider_id=provider_row.id)
+        await providers.approve_provider(session=session, actor=ADMIN, provider_id=provider_row.id)
     if status == m.ProviderStatus.SUSPENDED:
-        await service.suspend_provider(
+        await providers.suspend_provider(
             session=session, actor=ADMIN, provider_id=provider_row.id, reason="test"
         )
     if status == m.ProviderStatus.DEBARRED:
-        await service.debar_provider(session=session, actor=ADMIN, provider_id=provider_row.id, reason="test")
+        await providers.debar_provider(
+            session=session, actor=ADMIN, provider_id=provider_row.id, reason="test"
+        )
     return provider_row
 
 
 async def qualification(session, provider_row, *, type="养老机构设立许可", valid_to=None) -> None:
-    await service.add_qualification(
+    await providers.add_qualification(
         session=session,
         actor=ADMIN,
         provider_id=provider_row.id,
@@ -107,19 +109,19 @@ async def qualification(session, provider_row, *, type="养老机构设立许可
     )
 
 
-def kpi_specs() -> list[service.KpiSpec]:
+def kpi_specs() -> list[catalogue.KpiSpec]:
     return [
-        service.KpiSpec("按时上门率", "%", 95, m.KpiDirection.HIGHER_IS_BETTER, 0.5, m.KpiSource.AUDIT),
-        service.KpiSpec(
+        catalogue.KpiSpec("按时上门率", "%", 95, m.KpiDirection.HIGHER_IS_BETTER, 0.5, m.KpiSource.AUDIT),
+        catalogue.KpiSpec(
             "服务完成率", "%", 100, m.KpiDirection.HIGHER_IS_BETTER, 0.3, m.KpiSource.DELIVERY_RATE
         ),
-        service.KpiSpec(
+        catalogue.KpiSpec(
             "有效投诉率", "per 100", 1, m.KpiDirection.LOWER_IS_BETTER, 0.2, m.KpiSource.COMPLAINT_RATE
         ),
     ]
 
 
-def package_spec(**overrides) -> service.PackageSpec:
+def package_spec(**overrides) -> catalogue.PackageSpec:
     values = dict(
         name="居家养老上门服务",
         name_en="Home elderly care visit",
@@ -132,10 +134,10 @@ def package_spec(**overrides) -> service.PackageSpec:
         kpis=kpi_specs(),
     )
     values.update(overrides)
-    return service.PackageSpec(**values)
+    return catalogue.PackageSpec(**values)
 
 
 async def package(session, *, code=None, **overrides) -> m.ServicePackage:
-    return await service.create_service_package(
+    return await catalogue.create_service_package(
         session=session, actor=ADMIN, code=code or f"PKG-{next(_numbers)}", spec=package_spec(**overrides)
     )

@@ -22,7 +22,8 @@ from graphql import OperationDefinitionNode, parse
 from sqlalchemy import func, select
 from stdnum.cn import uscc
 
-from contracts import service as contracts
+from contracts import audits, lifecycle
+from contracts.complaints import light
 from contracts.models import (
     Appeal,
     Audit,
@@ -37,11 +38,14 @@ from contracts.models import (
     NotificationStatus,
     Rating,
 )
+from contracts.outbox import ConsoleBackend, send_notifications
+from contracts.ratings import is_flagged
 from core import clock, journal
 from core.auth import Role
 from core.models import JournalEvent
 from core.settings import get_settings
-from market import demo, service
+from demo import marketplace as demo
+from market import accounts
 from market.models import (
     Bid,
     BidStatus,
@@ -545,9 +549,7 @@ async def record_delivery(w: Walkthrough) -> None:
 
     # `market notify send` in a terminal: the console backend writes the text, with the link.
     lines: list[str] = []
-    sent = await contracts.send_notifications(
-        session=w.session, backend=contracts.ConsoleBackend(lines.append)
-    )
+    sent = await send_notifications(session=w.session, backend=ConsoleBackend(lines.append))
     await w.session.commit()
     assert sent == (1, 0), "the demo's messages were sent when it loaded; only this one was pending"
     match = CONSOLE_LINE.match(lines[0])
@@ -847,7 +849,7 @@ async def test_load_fills_an_empty_database(session):
         q.valid_from <= today <= q.valid_to for q in (await session.scalars(select(Qualification))).all()
     )
     for account in demo.ACCOUNTS:
-        result = await service.login(
+        result = await accounts.login(
             session=session,
             email=account.email,
             password=account.password,
@@ -910,9 +912,9 @@ async def test_load_puts_the_awarded_contract_in_delivery(session):
     # Then the awarded tender's contract has the demo's audit firm, and its term started weeks ago
     contract = await session.scalar(select(Contract))
     assert contract.audit_firm_id is not None
-    start, _end = contracts.contract_term(contract)
+    start, _end = lifecycle.contract_term(contract)
     assert start <= today - dt.timedelta(days=100)
-    period_1 = contracts.periods(start_date=start, count=contract.periods, months=contract.period_months)[0]
+    period_1 = lifecycle.periods(start_date=start, count=contract.periods, months=contract.period_months)[0]
     assert period_1.ends_on < today
 
     # and a few dozen deliveries over the past weeks, most rated, one disputed, one found false
@@ -923,7 +925,7 @@ async def test_load_puts_the_awarded_contract_in_delivery(session):
     assert sum(d.marked_false_by_audit_id is not None for d in deliveries) == 1
     ratings = (await session.scalars(select(Rating))).all()
     assert len(ratings) == sum(1 for d in demo.DELIVERIES if d.rating) >= len(deliveries) * 2 // 3
-    assert [r.flag_reason for r in ratings if contracts.is_flagged(r)] == [
+    assert [r.flag_reason for r in ratings if is_flagged(r)] == [
         "the resident's phone is registered to the provider's own staff"
     ]
     stars = Counter(r.stars for r in ratings)
@@ -933,7 +935,7 @@ async def test_load_puts_the_awarded_contract_in_delivery(session):
     complaints = (await session.scalars(select(Complaint))).all()
     assert {c.status for c in complaints} == set(ComplaintStatus)
     assert [c.substantiated for c in complaints if c.status == ComplaintStatus.RESOLVED] == [True]
-    lights = Counter(contracts.light(c, now) for c in complaints)
+    lights = Counter(light(c, now) for c in complaints)
     assert lights == {Light.GREEN: 1, Light.YELLOW: 1, Light.RED: 1, None: 2}
 
     # and a submitted audit of period 1 whose appeal overturned one item and upheld another
@@ -945,7 +947,7 @@ async def test_load_puts_the_awarded_contract_in_delivery(session):
     appeal = await session.scalar(select(Appeal))
     assert appeal.decided_at is not None and len(appeal.decisions) == 2
     assert [c.item for c in checks if c.overturned] == ["异常情况24小时内报告社区"]
-    assert contracts.audit_score(checks) == pytest.approx(100 * 8 / 10)
+    assert audits.audit_score(checks) == pytest.approx(100 * 8 / 10)
 
     # and every resident's text was sent: no phone number or link token is left in clear
     outbox = (await session.scalars(select(Notification))).all()

@@ -8,10 +8,10 @@ import datetime as dt
 
 import pytest
 
+from contracts import audits, lifecycle
 from contracts import models as cm
-from contracts import service
+from market.catalogue import KpiSpec
 from market.models import KpiDirection, KpiSource
-from market.service import KpiSpec
 from tests.contracts import world as cw
 from tests.contracts.test_contracts import (
     ERRORS,
@@ -90,12 +90,12 @@ async def audit_node(api, token, audit_id: str) -> dict | None:
 
 async def kpi_ids(world) -> dict[str, str]:
     """Global IDs of the contract's KPIs by source (one of each in the default package)."""
-    rows = await service.contract_kpis(world.session, [world.contract.id])
+    rows = await lifecycle.contract_kpis(world.session, [world.contract.id])
     return {row.source.value: gid("Kpi", row.id) for row in rows}
 
 
 async def audit_kpi_ids(world) -> list[str]:
-    rows = await service.contract_kpis(world.session, [world.contract.id])
+    rows = await lifecycle.contract_kpis(world.session, [world.contract.id])
     return [gid("Kpi", row.id) for row in rows if row.source == KpiSource.AUDIT]
 
 
@@ -220,7 +220,7 @@ async def test_after_the_firm_is_replaced_its_auditors_cannot_continue_their_dra
     world = await cw.build(session, start_in_days=10)
     auditor, officer = await tokens(api, world, "auditor", "officer")
     audit_id = await new_audit(api, auditor, world)
-    await service.assign_audit_firm(
+    await lifecycle.assign_audit_firm(
         session=session,
         actor=world.officer,
         contract_id=world.contract.id,
@@ -496,12 +496,12 @@ async def test_an_appeal_is_filed_within_ten_days_of_submission(session, api):
         for audit_id in (first, second)
     }
 
-    await move_to_just_before(world, submitted_at[first] + service.APPEAL_DAYS)
+    await move_to_just_before(world, submitted_at[first] + audits.APPEAL_DAYS)
     (provider,) = await tokens(api, world, "provider")
     in_time = await appeal(api, provider, first, [first_item])
     assert in_time["errors"] == [] and in_time["appeal"]["decided"] is False
 
-    await move_to(world, submitted_at[second] + service.APPEAL_DAYS)
+    await move_to(world, submitted_at[second] + audits.APPEAL_DAYS)
     (provider,) = await tokens(api, world, "provider")
     late = await appeal(api, provider, second, [second_item])
     assert late["appeal"] is None and codes(late) == ["DEADLINE_PASSED"]
@@ -665,4 +665,4 @@ def _item(passed: bool, weight: float, overturned: bool = False) -> cm.AuditChec
     ],
 )
 def test_audit_score_is_the_passed_share_of_the_weight_left(items, score):
-    assert service.audit_score(items) == pytest.approx(score)
+    assert audits.audit_score(items) == pytest.approx(score)

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from contracts import service
+from contracts import complaints, deliveries, outbox
 from core.api import encode_id
 from core.db import create_sessionmaker
 from core.settings import get_settings
@@ -110,7 +110,7 @@ async def test_a_resident_rates_a_delivery_in_chromium(server, scratch_engine):
         world = await cw.build(session, start_in_days=10)
         delivery, _token = await world.deliver()
         gateway = Capture()
-        assert await service.send_notifications(session=session, backend=gateway) == (1, 0)
+        assert await outbox.send_notifications(session=session, backend=gateway) == (1, 0)
         await session.commit()
         provider_email = world.users["provider"].email
     link = re.search(r"https?://\S+/r/[A-Za-z0-9_\-]+", gateway.sent[0]).group(0)
@@ -187,7 +187,7 @@ async def test_a_resident_complains_and_follows_the_complaint_in_chromium(server
         world = await cw.build(session, start_in_days=10)
         delivery, _token = await world.deliver()
         gateway = Capture()
-        assert await service.send_notifications(session=session, backend=gateway) == (1, 0)
+        assert await outbox.send_notifications(session=session, backend=gateway) == (1, 0)
         await session.commit()
     link = re.search(r"https?://\S+/r/[A-Za-z0-9_\-]+", gateway.sent[0]).group(0)
 
@@ -213,9 +213,9 @@ async def test_a_resident_complains_and_follows_the_complaint_in_chromium(server
 
             # The provider answers; the resident opens the link again.
             async with sessionmaker() as session:
-                (complaint,) = (await service.resident_view(session=session, token=_token)).complaints
+                (complaint,) = (await deliveries.resident_view(session=session, token=_token)).complaints
                 assert complaint.reference == reference
-                await service.respond_complaint(
+                await complaints.respond_complaint(
                     session=session, actor=world.provider, complaint_id=complaint.id,
                     text="非常抱歉，已与护理员核实并调整排班，今后会提前电话确认上门时间。",
                 )  # fmt: skip

@@ -8,10 +8,10 @@ import json
 import pytest
 from sqlalchemy import func, select
 
-from contracts import bulk, service
+from contracts import bulk, lifecycle, ratings
 from contracts.models import Delivery, Rating
 from core import journal
-from core.errors import InvalidState
+from core.errors import DomainError, ErrorCode
 from core.models import JournalEvent
 from tests.contracts import world as cw
 
@@ -49,7 +49,7 @@ async def test_generates_ratings_of_existing_deliveries_and_keeps_the_journal_va
         assert r.flag_reason is None and r.created_at >= by_id[r.delivery_id].recorded_at
         assert r.created_at <= await world.now()
     today = await world.today()
-    first, _last = service.contract_term(contract)
+    first, _last = lifecycle.contract_term(contract)
     assert all(first <= d.delivered_on <= today and d.units in (1, 2) for d in deliveries)
     assert len({d.token_hash for d in deliveries}) == len(deliveries)
     assert 20 <= len({d.phone_hash for d in deliveries}) < len(deliveries)
@@ -77,15 +77,16 @@ async def test_without_a_contract_every_started_active_contract_gets_a_share(ses
 
 
 async def test_a_suspended_contract_gets_nothing(session, world):
-    await service.change_contract_status(
+    await lifecycle.change_contract_status(
         session=session, actor=world.officer, contract_id=world.contract.id, change="suspended", reason="检查"
     )
     await session.commit()
 
-    with pytest.raises(InvalidState):
+    with pytest.raises(DomainError) as one:
         await bulk.generate_ratings(session, contract_id=world.contract.id, count=10)
-    with pytest.raises(InvalidState):
+    with pytest.raises(DomainError) as every:
         await bulk.generate_ratings(session, count=10)
+    assert one.value.code == every.value.code == ErrorCode.INVALID_STATE
 
 
 async def test_generated_deliveries_are_rated_through_their_links(session, world):
@@ -96,8 +97,8 @@ async def test_generated_deliveries_are_rated_through_their_links(session, world
     )
 
     assert result.deliveries == 30 and result.batches == 2
-    view = await service.rate_delivery(
-        session=session, token=tokens[3], rating=service.Stars(4, 5, 4, 4), client_address="203.0.113.9"
+    view = await ratings.rate_delivery(
+        session=session, token=tokens[3], rating=ratings.Stars(4, 5, 4, 4), client_address="203.0.113.9"
     )
     await session.commit()
     assert view.rating.stars == 4 and view.rating.flag_reason is None

@@ -11,13 +11,12 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 from stdnum import verhoeff
 
-import app as application
+from contracts import complaints
 from contracts import models as cm
-from contracts import service
 from contracts.models import ComplaintStatus, Light
 from core import clock
 from core.api import decode_id, encode_id
-from core.db import create_sessionmaker
+from core.db import alembic_config, create_sessionmaker
 from core.errors import DomainError
 from tests import factories
 from tests.contracts import world as cw
@@ -53,7 +52,7 @@ async def _refused(session, call) -> list[tuple[str, tuple | None]]:
 async def _complaint(world, token=None) -> cm.Complaint:
     if token is None:
         _delivery, token = await world.deliver()
-    complaint = await service.file_complaint(
+    complaint = await complaints.file_complaint(
         session=world.session, token=token, category="ATTITUDE", text="迟到"
     )
     await world.session.commit()
@@ -85,7 +84,7 @@ async def test_a_resident_complains_through_the_link(session, api):
     assert complaint["light"] == "GREEN"
     row = (await session.scalars(select(cm.Complaint))).one()
     assert (row.delivery_id, row.contract_id, row.filed_by_id) == (delivery.id, world.contract.id, None)
-    assert row.created_at + dt.timedelta(hours=24) == service.current_deadline(row)
+    assert row.created_at + dt.timedelta(hours=24) == complaints.current_deadline(row)
 
 
 @pytest.mark.parametrize(
@@ -95,7 +94,7 @@ async def test_a_resident_complains_through_the_link(session, api):
 async def test_a_complaint_needs_a_category_and_a_text(session, category, text, field):
     world = await cw.build(session, start_in_days=10)
     _delivery, token = await world.deliver()
-    call = service.file_complaint(session=session, token=token, category=category, text=text)
+    call = complaints.file_complaint(session=session, token=token, category=category, text=text)
     assert await _refused(session, call) == [("INVALID", ("input", field))]
 
 
@@ -114,11 +113,11 @@ async def test_an_officer_files_a_hotline_complaint_for_a_resident(session, api)
 async def test_a_hotline_complaint_only_by_the_departments_officers(session):
     world = await cw.build(session, start_in_days=10)
     delivery_id = (await world.deliver())[0].id
-    call = service.file_complaint_for_resident(
+    call = complaints.file_complaint_for_resident(
         session=session, actor=world.market.other_officer, delivery_id=delivery_id, category="OTHER", text="y"
     )
     assert await _refused(session, call) == [("PERMISSION_DENIED", None)]
-    call = service.file_complaint_for_resident(
+    call = complaints.file_complaint_for_resident(
         session=session, actor=world.officer, delivery_id=delivery_id + 1000, category="OTHER", text="y"
     )
     assert await _refused(session, call) == [("NOT_FOUND", ("input", "deliveryId"))]
@@ -134,15 +133,15 @@ BY_REFERENCE = (
 
 
 def test_a_reference_is_12_digits_in_4_4_4_with_a_check_digit():
-    references = {service.new_complaint_reference() for _ in range(200)}
+    references = {complaints.new_complaint_reference() for _ in range(200)}
     assert len(references) == 200  # random, not a running number
     for reference in references:
         assert REFERENCE.match(reference), reference
         digits = reference.replace("-", "")
         assert verhoeff.is_valid(digits)
         # However the resident reads or types it, it is the same reference.
-        assert service.parse_complaint_reference(digits) == reference
-        assert service.parse_complaint_reference(f" {digits[:4]} {digits[4:8]} {digits[8:]} ") == reference
+        assert complaints.parse_complaint_reference(digits) == reference
+        assert complaints.parse_complaint_reference(f" {digits[:4]} {digits[4:8]} {digits[8:]} ") == reference
 
 
 @given(st.text("0123456789", min_size=11, max_size=11), st.integers(0, 11), st.integers(1, 9))
@@ -150,7 +149,7 @@ def test_a_reference_with_one_digit_wrong_is_refused(body, position, change):
     digits = body + verhoeff.calc_check_digit(body)
     wrong = digits[:position] + str((int(digits[position]) + change) % 10) + digits[position + 1 :]
     with pytest.raises(DomainError) as raised:
-        service.parse_complaint_reference(wrong)
+        complaints.parse_complaint_reference(wrong)
     assert [(p.code.value, p.field) for p in raised.value.problems] == [("INVALID", ("reference",))]
 
 
@@ -160,7 +159,7 @@ def test_a_reference_with_two_neighbours_swapped_is_refused(body, position):
     assume(digits[position] != digits[position + 1])
     swapped = digits[:position] + digits[position + 1] + digits[position] + digits[position + 2 :]
     with pytest.raises(DomainError):
-        service.parse_complaint_reference(swapped)
+        complaints.parse_complaint_reference(swapped)
 
 
 @pytest.mark.parametrize(
@@ -168,7 +167,7 @@ def test_a_reference_with_two_neighbours_swapped_is_refused(body, position):
 )
 def test_what_is_not_a_reference_is_refused(value):
     with pytest.raises(DomainError):
-        service.parse_complaint_reference(value)
+        complaints.parse_complaint_reference(value)
 
 
 async def test_each_complaint_has_its_own_reference_shown_the_same_in_the_api(session, api):
@@ -207,7 +206,7 @@ async def test_the_hotline_finds_a_complaint_by_the_reference_the_resident_reads
     world = await cw.build(session, start_in_days=10)
     complaint = await _complaint(world)
     await _complaint(world)
-    await service.close_complaint(
+    await complaints.close_complaint(
         session=session, actor=world.officer, complaint_id=complaint.id, note="不属实", substantiated=False
     )
     await session.commit()
@@ -238,8 +237,8 @@ async def test_complaints_filed_before_references_get_one_when_migrating(scratch
             await _complaint(world)
     await scratch_engine.dispose()
     url = scratch_engine.url.render_as_string(hide_password=False)
-    command.downgrade(application.alembic_config(url), "0004_outbox_sealed")
-    command.upgrade(application.alembic_config(url), "head")
+    command.downgrade(alembic_config(url), "0004_outbox_sealed")
+    command.upgrade(alembic_config(url), "head")
     async with create_sessionmaker(scratch_engine)() as session:
         references = (await session.scalars(select(cm.Complaint.reference))).all()
     assert len(references) == 3 and len(set(references)) == 3
@@ -281,7 +280,7 @@ async def test_another_provider_cannot_respond(session, api):
 async def test_an_empty_response_is_refused(session):
     world = await cw.build(session, start_in_days=10)
     complaint = await _complaint(world)
-    call = service.respond_complaint(
+    call = complaints.respond_complaint(
         session=session, actor=world.provider, complaint_id=complaint.id, text=" "
     )
     assert await _refused(session, call) == [("INVALID", ("text",))]
@@ -291,7 +290,7 @@ async def test_an_empty_response_is_refused(session):
 async def test_the_officer_resolves_substantiated_or_not(session, api, substantiated):
     world = await cw.build(session, start_in_days=10)
     complaint = await _complaint(world)
-    await service.respond_complaint(
+    await complaints.respond_complaint(
         session=session, actor=world.provider, complaint_id=complaint.id, text="已处理"
     )
     await session.commit()
@@ -312,7 +311,7 @@ async def test_the_officer_rejects_an_open_or_responded_complaint(session, api, 
     world = await cw.build(session, start_in_days=10)
     complaint = await _complaint(world)
     if responded:
-        await service.respond_complaint(
+        await complaints.respond_complaint(
             session=session, actor=world.provider, complaint_id=complaint.id, text="x"
         )
         await session.commit()
@@ -344,7 +343,7 @@ async def test_the_provider_cannot_close_a_complaint(session, api):
 async def test_a_close_needs_a_note(session):
     world = await cw.build(session, start_in_days=10)
     complaint = await _complaint(world)
-    call = service.close_complaint(
+    call = complaints.close_complaint(
         session=session, actor=world.officer, complaint_id=complaint.id, note=" ", substantiated=True
     )
     assert await _refused(session, call) == [("INVALID", ("note",))]
@@ -354,13 +353,15 @@ async def _in_state(world, status: ComplaintStatus) -> cm.Complaint:
     complaint = await _complaint(world)
     s, officer = world.session, world.officer
     if status != ComplaintStatus.OPEN and status != ComplaintStatus.REJECTED:
-        await service.respond_complaint(session=s, actor=world.provider, complaint_id=complaint.id, text="x")
+        await complaints.respond_complaint(
+            session=s, actor=world.provider, complaint_id=complaint.id, text="x"
+        )
     if status == ComplaintStatus.RESOLVED:
-        await service.close_complaint(
+        await complaints.close_complaint(
             session=s, actor=officer, complaint_id=complaint.id, note="ok", substantiated=True
         )
     if status == ComplaintStatus.REJECTED:
-        await service.close_complaint(
+        await complaints.close_complaint(
             session=s, actor=officer, complaint_id=complaint.id, note="no", substantiated=None, reject=True
         )
     await s.commit()
@@ -385,13 +386,13 @@ async def test_wrong_states_are_refused(session, status, action):
     complaint = await _in_state(world, status)
     complaint_id = complaint.id
     calls = {
-        "respond": lambda: service.respond_complaint(
+        "respond": lambda: complaints.respond_complaint(
             session=session, actor=world.officer, complaint_id=complaint_id, text="again"
         ),
-        "resolve": lambda: service.close_complaint(
+        "resolve": lambda: complaints.close_complaint(
             session=session, actor=world.officer, complaint_id=complaint_id, note="n", substantiated=False
         ),
-        "reject": lambda: service.close_complaint(
+        "reject": lambda: complaints.close_complaint(
             session=session, actor=world.officer, complaint_id=complaint_id, note="n", substantiated=None,
             reject=True,
         ),
@@ -437,18 +438,18 @@ RESPONDED_LIGHTS = [
 
 @pytest.mark.parametrize(("age", "expected"), OPEN_LIGHTS, ids=str)
 def test_an_open_complaint_has_24_hours_to_be_responded(age, expected):
-    assert service.light(_at(ComplaintStatus.OPEN, T), T + age) == expected
+    assert complaints.light(_at(ComplaintStatus.OPEN, T), T + age) == expected
 
 
 @pytest.mark.parametrize(("age", "expected"), RESPONDED_LIGHTS, ids=str)
 def test_a_responded_complaint_has_7_days_from_filing_to_be_resolved(age, expected):
-    assert service.light(_at(ComplaintStatus.RESPONDED, T), T + age) == expected
+    assert complaints.light(_at(ComplaintStatus.RESPONDED, T), T + age) == expected
 
 
 @pytest.mark.parametrize("status", [ComplaintStatus.RESOLVED, ComplaintStatus.REJECTED])
 def test_a_closed_complaint_has_no_light(status):
-    assert service.light(_at(status, T), T + 30 * D) is None
-    assert service.current_deadline(_at(status, T)) is None
+    assert complaints.light(_at(status, T), T + 30 * D) is None
+    assert complaints.current_deadline(_at(status, T)) is None
 
 
 async def test_the_sql_filter_agrees_with_the_light_at_the_very_boundaries(session):
@@ -457,11 +458,11 @@ async def test_the_sql_filter_agrees_with_the_light_at_the_very_boundaries(sessi
     clock.pin(session, t0)
     open_one = await _complaint(world)
     responded = await _complaint(world)
-    await service.respond_complaint(
+    await complaints.respond_complaint(
         session=session, actor=world.provider, complaint_id=responded.id, text="x"
     )
     closed = await _complaint(world)
-    await service.close_complaint(
+    await complaints.close_complaint(
         session=session, actor=world.officer, complaint_id=closed.id, note="ok", substantiated=True
     )
     await session.commit()
@@ -475,15 +476,15 @@ async def test_the_sql_filter_agrees_with_the_light_at_the_very_boundaries(sessi
                 (
                     await session.scalars(
                         select(cm.Complaint.id).where(
-                            cm.Complaint.id.in_(rows), service.light_clause(light, now)
+                            cm.Complaint.id.in_(rows), complaints.light_clause(light, now)
                         )
                     )
                 ).all()
             )
-            expected = {i for i, c in rows.items() if service.light(c, now) == light}
+            expected = {i for i, c in rows.items() if complaints.light(c, now) == light}
             assert found == expected, (age, light)
-    assert service.light(open_one, t0 + 18 * H) == Light.YELLOW
-    assert service.light(responded, t0 + 18 * H) == Light.GREEN
+    assert complaints.light(open_one, t0 + 18 * H) == Light.YELLOW
+    assert complaints.light(responded, t0 + 18 * H) == Light.GREEN
 
 
 async def _advance_to(world, moment: dt.datetime) -> None:
@@ -518,7 +519,7 @@ async def test_lights_through_the_api_from_filing_to_resolution(session, api):
     assert await _lights(api, world) == {a: "RED", b: "YELLOW"}
 
     # A response moves the first to its resolution deadline, 7 days from filing: green again.
-    await service.respond_complaint(
+    await complaints.respond_complaint(
         session=session, actor=world.provider, complaint_id=first.id, text="已处理"
     )
     await session.commit()
@@ -531,10 +532,10 @@ async def test_lights_through_the_api_from_filing_to_resolution(session, api):
     assert await _lights(api, world) == {a: "RED", b: "RED"}
 
     # Closed complaints have no light, and no light filter finds them.
-    await service.close_complaint(
+    await complaints.close_complaint(
         session=session, actor=world.officer, complaint_id=first.id, note="核实", substantiated=True
     )
-    await service.close_complaint(
+    await complaints.close_complaint(
         session=session,
         actor=world.officer,
         complaint_id=second.id,

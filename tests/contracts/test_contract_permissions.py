@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from contracts import audits, complaints, lifecycle, ratings
 from contracts import models as cm
-from contracts import service
 from core.api import encode_id
 from core.auth import Role
 from market.models import KpiSource
@@ -45,7 +45,7 @@ async def _suspend(world):
 
 
 async def _suspended(world):
-    await service.change_contract_status(
+    await lifecycle.change_contract_status(
         session=world.session, actor=world.officer, contract_id=world.contract.id, change="suspended",
         reason="服务质量整改",
     )  # fmt: skip
@@ -53,7 +53,7 @@ async def _suspended(world):
 
 
 async def _after_term(world):
-    _first, last = service.contract_term(world.contract)
+    _first, last = lifecycle.contract_term(world.contract)
     end = dt.datetime.combine(last + dt.timedelta(days=1), dt.time(12), tzinfo=dt.UTC)
     await world.advance((end - await world.now()).total_seconds())
     return {"id": _cid(world)}
@@ -81,7 +81,7 @@ async def _hotline(world):
 
 async def _complaint(world):
     _delivery, token = await world.deliver()
-    complaint = await service.file_complaint(
+    complaint = await complaints.file_complaint(
         session=world.session, token=token, category="ATTITUDE", text="迟到"
     )
     return encode_id("Complaint", complaint.id)
@@ -100,13 +100,13 @@ async def _reject(world):
 
 
 async def _flagged(world):
-    await service.register_staff_phones(
+    await ratings.register_staff_phones(
         session=world.session, actor=world.provider, provider_id=world.contract.provider_id,
         phones=["13900001111"],
     )  # fmt: skip
     delivery, token = await world.deliver(phone="13900001111")
-    view = await service.rate_delivery(session=world.session, token=token, rating=service.Stars(5))
-    assert service.is_flagged(view.rating)
+    view = await ratings.rate_delivery(session=world.session, token=token, rating=ratings.Stars(5))
+    assert ratings.is_flagged(view.rating)
     return {"deliveryId": encode_id("Delivery", delivery.id)}
 
 
@@ -115,13 +115,13 @@ async def _period(world):
 
 
 async def _audit(world) -> cm.Audit:
-    return await service.create_audit(
+    return await audits.create_audit(
         session=world.session, actor=world.auditor, contract_id=world.contract.id, period_index=1
     )
 
 
 async def _audit_kpi(world) -> cm.ContractKpi:
-    kpis = await service.contract_kpis(world.session, [world.contract.id])
+    kpis = await lifecycle.contract_kpis(world.session, [world.contract.id])
     return next(k for k in kpis if k.source == KpiSource.AUDIT)
 
 
@@ -148,12 +148,12 @@ async def _mark_false(world):
 async def _ready_audit(world) -> cm.Audit:
     audit = await _audit(world)
     kpi = await _audit_kpi(world)
-    await service.record_kpi_value(
+    await audits.record_kpi_value(
         session=world.session, actor=world.auditor, audit_id=audit.id, kpi_id=kpi.id, value=96
     )
-    await service.add_audit_check(
+    await audits.add_audit_check(
         session=world.session, actor=world.auditor, audit_id=audit.id,
-        check=service.CheckSpec("护理员持证上岗", False, 2.0, cm.Severity.MAJOR),
+        check=audits.CheckSpec("护理员持证上岗", False, 2.0, cm.Severity.MAJOR),
     )  # fmt: skip
     return audit
 
@@ -164,7 +164,7 @@ async def _submit(world):
 
 async def _submitted(world) -> tuple[cm.Audit, cm.AuditCheck]:
     audit = await _ready_audit(world)
-    await service.submit_audit(session=world.session, actor=world.auditor, audit_id=audit.id)
+    await audits.submit_audit(session=world.session, actor=world.auditor, audit_id=audit.id)
     check = (
         await world.session.scalars(select(cm.AuditCheck).where(cm.AuditCheck.audit_id == audit.id))
     ).one()
@@ -182,7 +182,7 @@ async def _appeal(world):
 
 async def _decide(world):
     audit, check = await _submitted(world)
-    appeal = await service.appeal_audit(
+    appeal = await audits.appeal_audit(
         session=world.session,
         actor=world.provider,
         audit_id=audit.id,
@@ -305,7 +305,7 @@ async def test_a_firm_that_is_no_longer_assigned_cannot_touch_its_draft(session,
     case = next(c for c in CASES if c.name == "addAuditCheck")
     variables = await case.setup(world)
     new_firm = await factories.audit_firm(session)
-    await service.assign_audit_firm(
+    await lifecycle.assign_audit_firm(
         session=session, actor=world.officer, contract_id=world.contract.id, audit_firm_id=new_firm.id
     )
     await session.commit()
@@ -328,7 +328,7 @@ query($contract: ID!, $delivery: ID!, $complaint: ID!, $audit: ID!) {
 async def test_auditors_of_another_firm_see_nothing_of_the_contract(session, api, who, sees):
     world = await cw.build(session, start_in_days=10)
     delivery, token = await world.deliver()
-    complaint = await service.file_complaint(session=session, token=token, category="OTHER", text="t")
+    complaint = await complaints.file_complaint(session=session, token=token, category="OTHER", text="t")
     audit = await _audit(world)
     await session.commit()
     ids = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from contracts import audits, complaints, lifecycle, ratings
 from contracts import models as cm
-from contracts import service
 from market.models import KpiSource
 from tests.contracts import world as cw
 from tests.contracts.test_contracts import contract_worlds, gid, login
@@ -40,23 +40,25 @@ async def busy(session):
     an item, and the provider's appeal of it."""
     world = await cw.build(session, start_in_days=10)
     delivery, token = await world.deliver()
-    await service.rate_delivery(
-        session=session, token=token, rating=service.Stars(4), client_address="10.1.1.1"
+    await ratings.rate_delivery(
+        session=session, token=token, rating=ratings.Stars(4), client_address="10.1.1.1"
     )
-    complaint = await service.file_complaint(session=session, token=token, category="ATTITUDE", text="迟到")
-    audit = await service.create_audit(
+    complaint = await complaints.file_complaint(
+        session=session, token=token, category="ATTITUDE", text="迟到"
+    )
+    audit = await audits.create_audit(
         session=session, actor=world.auditor, contract_id=world.contract.id, period_index=1
     )
-    for kpi in await service.contract_kpis(session, [world.contract.id]):
+    for kpi in await lifecycle.contract_kpis(session, [world.contract.id]):
         if kpi.source == KpiSource.AUDIT:
-            await service.record_kpi_value(
+            await audits.record_kpi_value(
                 session=session, actor=world.auditor, audit_id=audit.id, kpi_id=kpi.id, value=96
             )
-    spec = service.CheckSpec("护理员持证上岗", False, 2.0, cm.Severity.MAJOR)
-    await service.add_audit_check(session=session, actor=world.auditor, audit_id=audit.id, check=spec)
-    await service.submit_audit(session=session, actor=world.auditor, audit_id=audit.id)
+    spec = audits.CheckSpec("护理员持证上岗", False, 2.0, cm.Severity.MAJOR)
+    await audits.add_audit_check(session=session, actor=world.auditor, audit_id=audit.id, check=spec)
+    await audits.submit_audit(session=session, actor=world.auditor, audit_id=audit.id)
     (check,) = await _checks(session, audit.id)
-    appeal = await service.appeal_audit(
+    appeal = await audits.appeal_audit(
         session=session, actor=world.provider, audit_id=audit.id, check_ids=[check.id], reason="证书齐全"
     )
     await session.commit()
@@ -235,7 +237,7 @@ async def test_mine_lists_nothing_for_callers_without_contracts(who, busy, api):
 
 async def test_contracts_are_filtered_by_status_newest_first(session, api):
     first, second, third = await contract_worlds(session, 3)
-    await service.change_contract_status(
+    await lifecycle.change_contract_status(
         session=session,
         actor=first.officer,
         contract_id=second.contract.id,
@@ -293,8 +295,8 @@ async def many(session):
         for j in range(i + 1):
             _, token = await world.deliver(phone=f"1390000{i:02d}{j:02d}")
             if j < i:
-                await service.rate_delivery(
-                    session=session, token=token, rating=service.Stars(1 + j % 5),
+                await ratings.rate_delivery(
+                    session=session, token=token, rating=ratings.Stars(1 + j % 5),
                     client_address=f"10.2.0.{next(address)}",
                 )  # fmt: skip
     await session.commit()
@@ -307,6 +309,7 @@ async def _count(api, statements, query, n, token):
     return statements.count, data
 
 
+@pytest.mark.uncached
 @pytest.mark.parametrize("who", ["officer", None])
 async def test_a_page_of_contracts_runs_as_many_statements_for_2_as_for_8(who, many, api, statements):
     token = await login(api, many[0], who)
@@ -328,6 +331,7 @@ async def test_a_page_of_contracts_runs_as_many_statements_for_2_as_for_8(who, m
     assert large == (8 if who == "officer" else 5)
 
 
+@pytest.mark.uncached
 async def test_deliveries_of_a_page_of_contracts_are_right_and_batched(many, api, statements):
     token = await login(api, many[0], "officer")
 
@@ -356,8 +360,8 @@ async def test_ratings_count_is_exact_with_many_ratings(session, api):
     for i in range(200):
         _, token = await world.deliver(phone=f"1370000{i:04d}")
         if i < 150:
-            await service.rate_delivery(
-                session=session, token=token, rating=service.Stars(5 - i % 5),
+            await ratings.rate_delivery(
+                session=session, token=token, rating=ratings.Stars(5 - i % 5),
                 client_address=f"10.3.{i // 100}.{i % 100}",
             )  # fmt: skip
     await session.commit()

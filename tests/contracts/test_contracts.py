@@ -8,13 +8,12 @@ import math
 
 import pytest
 
-from contracts import service
+from contracts import lifecycle
 from core import clock
 from core.api import encode_id
 from core.auth import Role
 from core.settings import get_settings
-from market import service as market_service
-from market import tendering
+from market import accounts, awards, bids
 from tests import factories
 from tests.contracts import world as cw
 from tests.market import world as w
@@ -36,18 +35,18 @@ async def contract_worlds(
             await world.bid(tender, bidder, price)
     await world.past_deadline(tenders[0])  # one deadline for all: the clock moves once
     for tender in tenders:
-        await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+        await bids.open_bids(session=session, actor=world.officer, tender_id=tender.id)
         await world.declare_all(tender)
         await world.score_all(tender, {0: [90, 90, 90], 1: [70, 70, 70], 2: [60, 60, 60]})
-        await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+        await awards.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
     await world.past_challenge(max(tenders, key=lambda t: t.challenge_deadline))
     contracts = [
-        await service.finalize_award(session=session, actor=world.officer, tender_id=t.id) for t in tenders
+        await lifecycle.finalize_award(session=session, actor=world.officer, tender_id=t.id) for t in tenders
     ]
     firm = await factories.audit_firm(session)
     other_firm = await factories.audit_firm(session)
     for contract in contracts:
-        await service.assign_audit_firm(
+        await lifecycle.assign_audit_firm(
             session=session, actor=world.officer, contract_id=contract.id, audit_firm_id=firm.id
         )
     auditor = await factories.user(session, Role.AUDITOR, audit_firm_id=firm.id)
@@ -66,8 +65,8 @@ async def contract_worlds(
             contract=contract,
             provider=world.bidders[0],
             other_provider=world.bidders[1],
-            auditor=market_service.actor_of(auditor),
-            other_auditor=market_service.actor_of(other_auditor),
+            auditor=accounts.actor_of(auditor),
+            other_auditor=accounts.actor_of(other_auditor),
             users=users,
         )
         for contract in contracts
@@ -179,7 +178,7 @@ async def test_a_contract_has_four_quarterly_periods_from_its_start(session, api
 
 
 def test_periods_end_the_day_before_the_next_begins_also_from_a_month_end():
-    periods = service.periods(start_date=dt.date(2030, 1, 31), count=3, months=1)
+    periods = lifecycle.periods(start_date=dt.date(2030, 1, 31), count=3, months=1)
     assert [(p.index, p.starts_on, p.ends_on) for p in periods] == [
         (1, dt.date(2030, 1, 31), dt.date(2030, 2, 27)),
         (2, dt.date(2030, 2, 28), dt.date(2030, 3, 30)),

@@ -11,8 +11,8 @@ from sqlalchemy import inspect, select
 from sqlmodel import SQLModel
 
 import app
+from contracts import deliveries, lifecycle, outbox, residents
 from contracts import models as cm
-from contracts import service
 from core.api import encode_id
 from core.auth import Role
 from core.errors import DomainError
@@ -44,7 +44,7 @@ async def _record(world, **overrides):
         resident_phone=PHONE,
     )
     values.update(overrides)
-    return await service.record_delivery(**values)
+    return await deliveries.record_delivery(**values)
 
 
 async def _refused(world, **overrides) -> list[tuple[str, tuple | None]]:
@@ -71,7 +71,7 @@ async def test_the_contracted_provider_records_a_delivery_and_the_link_is_queued
     assert message.status == cm.NotificationStatus.PENDING and message.delivery_id == delivery.id
     # Readable: only masks. The text the resident gets is sealed until it is sent.
     assert message.recipient == "159****4321" and "/r/••••••" in message.body
-    text = service.unseal(message)
+    text = outbox.unseal(message)
     assert text.recipient == PHONE and "/r/" in text.body and "/r/••••••" not in text.body
 
 
@@ -82,13 +82,13 @@ async def test_a_provider_cannot_record_on_another_providers_contract(session):
 
 async def test_no_delivery_on_a_suspended_contract_and_again_once_reinstated(session):
     world = await cw.build(session, start_in_days=10)
-    await service.change_contract_status(
+    await lifecycle.change_contract_status(
         session=session, actor=world.officer, contract_id=world.contract.id, change="suspended",
         reason="服务质量整改",
     )  # fmt: skip
     await session.commit()
     assert await _refused(world) == [("CONTRACT_SUSPENDED", None)]
-    await service.change_contract_status(
+    await lifecycle.change_contract_status(
         session=session, actor=world.officer, contract_id=world.contract.id, change="reinstated"
     )
     await session.commit()
@@ -99,12 +99,12 @@ async def test_no_delivery_on_a_suspended_contract_and_again_once_reinstated(ses
 async def test_no_delivery_on_a_closed_contract(session, change):
     world = await cw.build(session, start_in_days=10)
     if change == "completed":
-        _first, last_day = service.contract_term(world.contract)
+        _first, last_day = lifecycle.contract_term(world.contract)
         now = await world.now()
         await world.advance(
             (dt.datetime.combine(last_day, dt.time(0), dt.UTC) - now).total_seconds() + 2 * 86400
         )
-    await service.change_contract_status(
+    await lifecycle.change_contract_status(
         session=session, actor=world.officer, contract_id=world.contract.id, change=change, reason="到期"
     )
     await session.commit()
@@ -158,7 +158,7 @@ async def test_today_is_the_deployments_calendar_day_not_utcs(session):
 
 async def test_a_delivery_must_fall_within_the_contract_term(session):
     world = await cw.build(session, start_in_days=10)
-    first_day, last_day = service.contract_term(world.contract)
+    first_day, last_day = lifecycle.contract_term(world.contract)
     assert await _refused(world, delivered_on=first_day - dt.timedelta(days=1)) == [
         ("INVALID", ("input", "deliveredOn"))
     ]
@@ -205,8 +205,8 @@ async def test_usual_ways_of_writing_a_mobile_number_are_accepted(session, phone
     world = await cw.build(session, start_in_days=10)
     recorded = await _record(world, resident_phone=phone)
     # The same person whichever way the number was written: one hash, the message to the 11 digits.
-    assert recorded.delivery.phone_hash == service.phone_hash(PHONE)
-    assert service.unseal(recorded.notification).recipient == PHONE
+    assert recorded.delivery.phone_hash == residents.phone_hash(PHONE)
+    assert outbox.unseal(recorded.notification).recipient == PHONE
 
 
 async def test_several_problems_are_reported_together(session):
@@ -268,7 +268,7 @@ async def test_the_clear_number_and_the_token_are_in_no_column_pending_or_sent(s
     assert (message.recipient, message.sealed is not None) == ("159****4321", True)
 
     backend = Collect()
-    assert await service.send_notifications(session=session, backend=backend) == (1, 0)
+    assert await outbox.send_notifications(session=session, backend=backend) == (1, 0)
     await session.commit()
     assert backend.sent[0][1] == PHONE and token in backend.sent[0][2]
     values = await _every_value(session)
@@ -289,14 +289,14 @@ async def test_a_failed_send_keeps_the_message_for_a_retry(session):
         def send(self, **_message):
             raise ConnectionError("gateway down")
 
-    assert await service.send_notifications(session=session, backend=Down()) == (0, 1)
+    assert await outbox.send_notifications(session=session, backend=Down()) == (0, 1)
     await session.commit()
     message = (await session.scalars(select(cm.Notification))).one()
     assert (message.status, message.attempts) == (cm.NotificationStatus.PENDING, 1)
-    assert service.unseal(message).recipient == PHONE
+    assert outbox.unseal(message).recipient == PHONE
     assert "gateway down" in message.last_error
     backend = Collect()
-    assert await service.send_notifications(session=session, backend=backend) == (1, 0)
+    assert await outbox.send_notifications(session=session, backend=backend) == (1, 0)
     await session.commit()
     assert _places(await _every_value(session), PHONE) == []
 
@@ -307,10 +307,10 @@ async def test_the_delivery_keeps_a_keyed_hash_of_the_phone_not_a_plain_one(sess
     assert re.fullmatch(r"[0-9a-f]{64}", delivery.phone_hash)
     assert delivery.phone_hash != hashlib.sha256(PHONE.encode()).hexdigest()
     assert delivery.phone_hash != hashlib.sha256(("+86" + PHONE).encode()).hexdigest()
-    assert delivery.phone_hash == service.phone_hash(PHONE)
+    assert delivery.phone_hash == residents.phone_hash(PHONE)
     # The hash is keyed by the deployment's secret: without the key the number cannot be tried out.
-    monkeypatch.setattr(service, "get_settings", lambda: SimpleNamespace(secret_key="another-secret" * 4))
-    assert service.phone_hash(PHONE) != delivery.phone_hash
+    monkeypatch.setattr(residents, "get_settings", lambda: SimpleNamespace(secret_key="another-secret" * 4))
+    assert residents.phone_hash(PHONE) != delivery.phone_hash
     # The token is kept only as its SHA-256.
     assert delivery.token_hash == hashlib.sha256(token.encode()).hexdigest()
 
@@ -366,7 +366,7 @@ async def test_the_provider_never_sees_the_token(session, api):
         assert not [part for part in _token_parts(token) if part in text]
         assert PHONE not in text and "8765" not in text
     # The token works: it is the resident's.
-    view = await service.resident_view(session=session, token=token)
+    view = await deliveries.resident_view(session=session, token=token)
     assert view.delivery.id == (await session.scalars(select(cm.Delivery))).one().id
 
 
@@ -397,7 +397,7 @@ async def test_admins_see_sent_messages_masked(session, api):
     world = await cw.build(session, start_in_days=10)
     _delivery, token = await world.deliver(phone=PHONE)
     admin = await factories.user(session, Role.ADMIN)
-    await service.send_notifications(session=session, backend=Collect())
+    await outbox.send_notifications(session=session, backend=Collect())
     await session.commit()
     admin_token = await api.login(admin.email, factories.PASSWORD)
     [message] = (await api(NOTIFICATIONS, token=admin_token))["notifications"]

@@ -2,8 +2,8 @@
 
 from sqlalchemy import select
 
+from contracts import audits, complaints, deliveries, lifecycle, outbox, ratings
 from contracts import models as cm
-from contracts import service
 from market.models import KpiSource
 from tests.contracts import world as cw
 
@@ -20,41 +20,43 @@ async def test_delivery_to_appeal(session):
     world = await cw.build(session, start_in_days=10)
     delivery, token = await world.deliver(units=2)
     backend = Collect()
-    assert await service.send_notifications(session=session, backend=backend) == (1, 0)
+    assert await outbox.send_notifications(session=session, backend=backend) == (1, 0)
     await session.commit()
     assert backend.sent[0][1] == cw.PHONE and token in backend.sent[0][2]
 
-    view = await service.resident_view(session=session, token=token)
+    view = await deliveries.resident_view(session=session, token=token)
     assert view.delivery.id == delivery.id
-    await service.rate_delivery(
-        session=session, token=token, rating=service.Stars(4, 5, 4, 3, "好"), client_address="10.0.0.1"
+    await ratings.rate_delivery(
+        session=session, token=token, rating=ratings.Stars(4, 5, 4, 3, "好"), client_address="10.0.0.1"
     )
-    complaint = await service.file_complaint(session=session, token=token, category="ATTITUDE", text="迟到了")
+    complaint = await complaints.file_complaint(
+        session=session, token=token, category="ATTITUDE", text="迟到了"
+    )
     await session.commit()
-    assert service.light(complaint, await world.now()) == cm.Light.GREEN
+    assert complaints.light(complaint, await world.now()) == cm.Light.GREEN
 
-    audit = await service.create_audit(
+    audit = await audits.create_audit(
         session=session, actor=world.auditor, contract_id=world.contract.id, period_index=1
     )
-    kpis = await service.contract_kpis(session, [world.contract.id])
+    kpis = await lifecycle.contract_kpis(session, [world.contract.id])
     for kpi in kpis:
         if kpi.source == KpiSource.AUDIT:
-            await service.record_kpi_value(
+            await audits.record_kpi_value(
                 session=session, actor=world.auditor, audit_id=audit.id, kpi_id=kpi.id, value=96
             )
-    await service.add_audit_check(
+    await audits.add_audit_check(
         session=session, actor=world.auditor, audit_id=audit.id,
-        check=service.CheckSpec("护理员持证上岗", False, 2.0, cm.Severity.MAJOR),
+        check=audits.CheckSpec("护理员持证上岗", False, 2.0, cm.Severity.MAJOR),
     )  # fmt: skip
-    await service.submit_audit(session=session, actor=world.auditor, audit_id=audit.id)
+    await audits.submit_audit(session=session, actor=world.auditor, audit_id=audit.id)
     check = (await session.scalars(select(cm.AuditCheck).where(cm.AuditCheck.audit_id == audit.id))).one()
-    appeal = await service.appeal_audit(
+    appeal = await audits.appeal_audit(
         session=session, actor=world.provider, audit_id=audit.id, check_ids=[check.id], reason="证书齐全"
     )
-    await service.decide_appeal(
+    await audits.decide_appeal(
         session=session, actor=world.officer, appeal_id=appeal.id,
-        decisions=[service.ItemDecision(check.id, upheld=False)],
+        decisions=[audits.ItemDecision(check.id, upheld=False)],
     )  # fmt: skip
     await session.commit()
     assert check.overturned
-    assert service.audit_score([check]) == 100.0
+    assert audits.audit_score([check]) == 100.0

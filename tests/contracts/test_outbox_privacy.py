@@ -26,13 +26,13 @@ from sqlalchemy import event, select, text
 
 import app as application
 from contracts import models as cm
-from contracts import service
+from contracts import outbox, residents
 from core import sealing
 from core.api import encode_id
 from core.auth import Role
-from core.db import create_engine, create_sessionmaker, sync_url
+from core.db import alembic_config, create_engine, create_sessionmaker, sync_url
 from core.settings import Settings, get_settings
-from market import demo
+from demo import marketplace as demo
 from tests import factories
 from tests.contracts import world as cw
 from tests.contracts.test_resident_page import Forms
@@ -114,7 +114,7 @@ async def sqlite_file(tmp_path):
     """A migrated SQLite database file of its own, committed to for real: (path, url, engine)."""
     path = tmp_path / "market.db"
     url = f"sqlite:///{path}"
-    command.upgrade(application.alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "head")
     engine = create_engine(url)
     yield path, url, engine
     await engine.dispose()
@@ -165,7 +165,7 @@ async def test_no_clear_number_or_token_in_the_sqlite_files_before_or_after_send
 
         async with sessionmaker() as session:
             pending = (await session.scalars(select(cm.Notification).order_by(cm.Notification.id))).all()
-            texts = [service.unseal(message) for message in pending]
+            texts = [outbox.unseal(message) for message in pending]
         assert [t.recipient for t in texts] == list(RESIDENTS)
         tokens = [t.body.split("/r/")[1].split(" ")[0] for t in texts]
         secrets = secrets_of([*RESIDENTS, *STAFF_PHONES], tokens)
@@ -226,7 +226,7 @@ class _Api:
 async def test_the_demo_database_file_holds_no_resident_number_or_link_token(sqlite_file, monkeypatch):
     path, _url, engine = sqlite_file
     tokens: set[str] = set()
-    unseal = service.unseal
+    unseal = outbox.unseal
 
     def unseal_and_keep(message):
         # The demo reads each link from its text, as the resident would: keep the tokens to look for.
@@ -234,7 +234,7 @@ async def test_the_demo_database_file_holds_no_resident_number_or_link_token(sql
         tokens.add(text.body.split("/r/")[1].split(" ")[0])
         return text
 
-    monkeypatch.setattr(service, "unseal", unseal_and_keep)
+    monkeypatch.setattr(outbox, "unseal", unseal_and_keep)
     async with create_sessionmaker(engine)() as session:
         await demo.load(session)
         await session.commit()
@@ -291,7 +291,7 @@ async def test_no_sql_statement_or_parameter_carries_a_clear_number_or_token(ses
             assert (await api(RECORD, variables, token=provider))["recordDelivery"]["errors"] == []
         staff = {"p": encode_id("Provider", world.contract.provider_id), "ph": list(STAFF_PHONES.values())}
         assert (await api(STAFF, staff, token=provider))["registerStaffPhones"]["added"] == 2
-        outbox = (await api(OUTBOX, token=admin_token))["notifications"]
+        listed = (await api(OUTBOX, token=admin_token))["notifications"]
 
         pending = (await session.scalars(select(cm.Notification).order_by(cm.Notification.id))).all()
         tokens = [cw.link_token(message) for message in pending]
@@ -300,10 +300,10 @@ async def test_no_sql_statement_or_parameter_carries_a_clear_number_or_token(ses
             def send(self, *, channel, recipient, body):
                 raise ConnectionError(f"rejected {recipient}: {body}")
 
-        assert await service.send_notifications(session=session, backend=Down()) == (0, 3)
+        assert await outbox.send_notifications(session=session, backend=Down()) == (0, 3)
         lines: list[str] = []
-        backend = service.ConsoleBackend(lines.append)
-        assert await service.send_notifications(session=session, backend=backend) == (3, 0)
+        backend = outbox.ConsoleBackend(lines.append)
+        assert await outbox.send_notifications(session=session, backend=backend) == (3, 0)
         await session.commit()
 
         for token in tokens:
@@ -328,11 +328,11 @@ async def test_no_sql_statement_or_parameter_carries_a_clear_number_or_token(ses
         if secret in value
     ]
     assert leaks == []
-    assert {m["recipient"] for m in outbox} == {"139****2323", "136****8901", "147****6914"}
+    assert {m["recipient"] for m in listed} == {"139****2323", "136****8901", "147****6914"}
     # The listener saw the flow: the keyed hashes of the numbers and of the tokens went as parameters.
     values = {v for _statement, parameters in sent for v in _strings(parameters)}
-    assert service.phone_hash("13901012323") in values and service.phone_hash("18923456780") in values
-    assert service.token_hash(tokens[2]) in values
+    assert residents.phone_hash("13901012323") in values and residents.phone_hash("18923456780") in values
+    assert residents.token_hash(tokens[2]) in values
 
 
 # ---------------------------------------------------------------- sealed messages
@@ -345,7 +345,7 @@ async def test_a_pending_message_holds_masks_and_a_sealed_text(session):
     assert message.recipient == "138****5678"
     assert "/r/••••••" in message.body and token not in message.body
     assert cw.PHONE not in message.sealed and token not in message.sealed
-    text = service.unseal(message)
+    text = outbox.unseal(message)
     assert text.recipient == cw.PHONE
     assert f"/r/{token} " in text.body and text.body.replace(token, "••••••") == message.body
 
@@ -358,9 +358,9 @@ async def test_an_altered_sealed_text_is_refused_and_the_message_waits(session):
     message.sealed = sealed[:-8] + ("A" if sealed[-8] != "A" else "B") + sealed[-7:]
     await session.commit()
     with pytest.raises(sealing.Unreadable):
-        service.unseal(message)
+        outbox.unseal(message)
     collect = _Collect()
-    assert await service.send_notifications(session=session, backend=collect) == (0, 1)
+    assert await outbox.send_notifications(session=session, backend=collect) == (0, 1)
     assert collect.sent == []
     assert message.status == cm.NotificationStatus.PENDING and "OUTBOX_KEYS" in message.last_error
 
@@ -386,16 +386,16 @@ async def test_the_outbox_key_comes_from_secret_key_by_default_and_rotates(sessi
     # Another deployment's key opens nothing.
     settings_env(OUTBOX_KEYS=OTHER_KEY)
     with pytest.raises(sealing.Unreadable):
-        service.unseal(message)
+        outbox.unseal(message)
     # The new key first, the old one after: pending messages still open, and are resealed.
     settings_env(OUTBOX_KEYS=f"{NEW_KEY}, {old_secret}")
-    assert service.unseal(message).recipient == cw.PHONE
-    assert await service.reseal_pending(session=session) == (1, 0)
+    assert outbox.unseal(message).recipient == cw.PHONE
+    assert await outbox.reseal_pending(session=session) == (1, 0)
     await session.commit()
     # The old key dropped: the resealed message opens with the new key alone, and is sent.
     settings_env(OUTBOX_KEYS=NEW_KEY)
     collect = _Collect()
-    assert await service.send_notifications(session=session, backend=collect) == (1, 0)
+    assert await outbox.send_notifications(session=session, backend=collect) == (1, 0)
     assert collect.sent[0][1] == cw.PHONE
     assert message.sealed is None
 
@@ -406,7 +406,7 @@ async def test_a_message_no_key_opens_is_left_as_it_is_by_resealing(session, set
     message = (await session.scalars(select(cm.Notification))).one()
     sealed = message.sealed
     settings_env(OUTBOX_KEYS=OTHER_KEY)
-    assert await service.reseal_pending(session=session) == (0, 1)
+    assert await outbox.reseal_pending(session=session) == (0, 1)
     assert message.sealed == sealed
 
 
@@ -438,7 +438,7 @@ async def test_a_stored_gateway_error_keeps_no_number_or_token(session):
                 f"number +86 {recipient[:3]} {recipient[3:7]} {recipient[7:]} refused; text: {body}"
             )
 
-    assert await service.send_notifications(session=session, backend=Quoting()) == (0, 1)
+    assert await outbox.send_notifications(session=session, backend=Quoting()) == (0, 1)
     message = (await session.scalars(select(cm.Notification))).one()
     assert "refused" in message.last_error and "138****5678" in message.last_error
     assert "/r/••••••" in message.last_error
@@ -450,8 +450,8 @@ async def test_the_console_backend_logs_only_masks_in_production(session, settin
     _delivery, token = await world.deliver()
     settings_env(**PRODUCTION)
     with caplog.at_level(logging.INFO, logger="market.notify"):
-        backend = service.backend_from_settings()
-        assert await service.send_notifications(session=session, backend=backend) == (1, 0)
+        backend = outbox.backend_from_settings()
+        assert await outbox.send_notifications(session=session, backend=backend) == (1, 0)
     [line] = [r.getMessage() for r in caplog.records if r.name == "market.notify"]
     assert line.startswith("[sms to 138****5678] ") and "/r/••••••" in line
     assert [s for s in secrets_of([cw.PHONE], [token]) if s in line] == []
@@ -462,8 +462,8 @@ async def test_the_console_backend_logs_the_whole_text_in_development(session, s
     _delivery, token = await world.deliver()
     settings_env(ENVIRONMENT="development")
     with caplog.at_level(logging.INFO, logger="market.notify"):
-        backend = service.backend_from_settings()
-        assert await service.send_notifications(session=session, backend=backend) == (1, 0)
+        backend = outbox.backend_from_settings()
+        assert await outbox.send_notifications(session=session, backend=backend) == (1, 0)
     [line] = [r.getMessage() for r in caplog.records if r.name == "market.notify"]
     assert line.startswith(f"[sms to {cw.PHONE}] ") and f"/r/{token}" in line
 
@@ -501,7 +501,7 @@ def database_at_0003(database_url, tmp_path):
     else:
         path = tmp_path / "old.db"
         url, drop = f"sqlite:///{path}", lambda: None
-    command.upgrade(application.alembic_config(url), "0003_delivery")
+    command.upgrade(alembic_config(url), "0003_delivery")
     yield url, path
     drop()
 
@@ -523,7 +523,7 @@ def _old_outbox(url: str, pending_phone: str, sent_phone: str, token: str) -> No
     with engine.begin() as connection:
         connection.execute(
             text("UPDATE notification SET status = 'SENT', recipient = :mask, body = :body WHERE id = 2"),
-            {"mask": sent_phone[:3] + "****" + sent_phone[-4:], "body": service.mask_links(body)},
+            {"mask": sent_phone[:3] + "****" + sent_phone[-4:], "body": residents.mask_links(body)},
         )
     engine.dispose()
 
@@ -543,7 +543,7 @@ async def test_upgrading_seals_pending_messages_and_leaves_no_old_values(databas
             # The issue itself: the sent message's old number lingers in the files.
             assert byte_search(path, {"13733334444"}) != []
 
-        command.upgrade(application.alembic_config(url), "head")
+        command.upgrade(alembic_config(url), "head")
         if path is not None:
             assert byte_search(path, secrets_of(["13911112222", "13733334444"], [token])) == []
     finally:
@@ -558,15 +558,15 @@ async def test_upgrading_seals_pending_messages_and_leaves_no_old_values(databas
             ).all()
             assert (pending.recipient, sent.recipient, sent.sealed) == ("139****2222", "137****4444", None)
             assert token not in pending.body and "/r/••••••" in pending.body
-            clear = service.unseal(pending)
+            clear = outbox.unseal(pending)
             assert clear.recipient == "13911112222" and f"/r/{token}" in clear.body
-            assert await service.send_notifications(session=session, backend=_Collect()) == (1, 0)
+            assert await outbox.send_notifications(session=session, backend=_Collect()) == (1, 0)
             await session.rollback()
     finally:
         await engine.dispose()
 
     # Down again: 0003's code finds its pending message in clear.
-    command.downgrade(application.alembic_config(url), "0003_delivery")
+    command.downgrade(alembic_config(url), "0003_delivery")
     old = create_sync_engine(sync_url(url))
     with old.connect() as connection:
         rows = connection.execute(text("SELECT recipient, body FROM notification ORDER BY id")).all()

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 
 import app as application
+from contracts import audits, deliveries, ratings
 from contracts import models as cm
-from contracts import service
 from core import clock
 from core.api import encode_id
 from core.db import create_sessionmaker
@@ -55,8 +55,8 @@ async def _refused(session, call) -> list[tuple[str, tuple | None]]:
 
 
 async def _rate(session, token, stars=4, address=None, **dimensions):
-    view = await service.rate_delivery(
-        session=session, token=token, rating=service.Stars(stars, **dimensions), client_address=address
+    view = await ratings.rate_delivery(
+        session=session, token=token, rating=ratings.Stars(stars, **dimensions), client_address=address
     )
     await session.commit()
     return view
@@ -161,9 +161,9 @@ async def test_a_dispute_is_possible_until_the_end_of_the_7th_day_in_shanghai(se
     delivery, token = await world.deliver(on=day)
     zone = get_settings().zone
     end = dt.datetime.combine(day + dt.timedelta(days=8), dt.time(0), tzinfo=zone)
-    assert service.dispute_deadline(delivery) == end
+    assert deliveries.dispute_deadline(delivery) == end
     await _at(world, end - dt.timedelta(minutes=1))  # 23:59 on the 7th day after, in Shanghai
-    view = await service.dispute_delivery(session=session, token=token, reason="没有上门")
+    view = await deliveries.dispute_delivery(session=session, token=token, reason="没有上门")
     await session.commit()
     assert view.delivery.disputed_at is not None and view.delivery.dispute_reason == "没有上门"
 
@@ -175,11 +175,11 @@ async def test_after_the_7th_day_a_dispute_is_too_late(session):
     end = dt.datetime.combine(day + dt.timedelta(days=8), dt.time(0), tzinfo=get_settings().zone)
     # Midnight in Shanghai is 16:00 UTC the day before: a UTC day would still allow it.
     await _at(world, end + dt.timedelta(seconds=30))
-    assert await _refused(session, service.dispute_delivery(session=session, token=token, reason="x")) == [
+    assert await _refused(session, deliveries.dispute_delivery(session=session, token=token, reason="x")) == [
         ("DEADLINE_PASSED", None)
     ]
     await session.refresh(delivery)
-    assert delivery.disputed_at is None and service.is_verified(delivery)
+    assert delivery.disputed_at is None and deliveries.is_verified(delivery)
 
 
 async def test_a_delivery_is_disputed_once(session, api):
@@ -202,7 +202,7 @@ async def test_verified_unless_disputed(session, api):
     world = await cw.build(session, start_in_days=10)
     kept, _ = await world.deliver()
     disputed, token = await world.deliver()
-    await service.dispute_delivery(session=session, token=token, reason="没有上门")
+    await deliveries.dispute_delivery(session=session, token=token, reason="没有上门")
     await session.commit()
     assert await _delivery_as_officer(world, api, kept) == {
         "disputed": False, "markedFalse": False, "verified": True, "rating": None,
@@ -216,10 +216,10 @@ async def test_not_verified_once_an_auditor_marks_it_false(session, api):
     world = await cw.build(session, start_in_days=10)
     delivery, _token = await world.deliver()
     other, _ = await world.deliver()
-    audit = await service.create_audit(
+    audit = await audits.create_audit(
         session=session, actor=world.auditor, contract_id=world.contract.id, period_index=1
     )
-    await service.mark_delivery_false(
+    await audits.mark_delivery_false(
         session=session, actor=world.auditor, audit_id=audit.id, delivery_id=delivery.id
     )
     await session.commit()
@@ -264,7 +264,7 @@ async def test_a_disputed_delivery_cannot_be_rated(session):
     world = await cw.build(session, start_in_days=10)
     delivery, token = await world.deliver()
     delivery_id = delivery.id
-    await service.dispute_delivery(session=session, token=token, reason="没有上门")
+    await deliveries.dispute_delivery(session=session, token=token, reason="没有上门")
     await session.commit()
     assert await _refused(session, _rate(session, token)) == [("INVALID_STATE", None)]
     assert await session.get(cm.Rating, delivery_id) is None
@@ -294,9 +294,9 @@ async def _concurrent_ratings(engine, calls: int) -> None:
     async def rate(index: int) -> None:
         async with sessionmaker() as session:
             try:
-                view = await service.rate_delivery(
+                view = await ratings.rate_delivery(
                     session=session, token=token, client_address=f"10.0.0.{index}",
-                    rating=service.Stars(index % 5 + 1, comment=f"call {index}"),
+                    rating=ratings.Stars(index % 5 + 1, comment=f"call {index}"),
                 )  # fmt: skip
                 await asyncio.sleep(rng.choice([0, 0, 0.01, 0.05]))
                 await session.commit()
@@ -308,7 +308,7 @@ async def _concurrent_ratings(engine, calls: int) -> None:
     await asyncio.gather(*(rate(i) for i in range(calls)))
 
     async with sessionmaker() as session:
-        ratings = (await session.scalars(select(cm.Rating))).all()
+        stored = (await session.scalars(select(cm.Rating))).all()
         events = (
             await session.scalars(
                 select(JournalEvent)
@@ -320,10 +320,10 @@ async def _concurrent_ratings(engine, calls: int) -> None:
     # Each call either succeeded or failed as a user error; none crashed (e.g. on a duplicate key).
     assert set(outcomes.values()) <= {"created", "changed"}, outcomes
     assert list(outcomes.values()).count("created") == 1
-    assert len(ratings) == 1
+    assert len(stored) == 1
     # One given, then each other success an edit of it, in commit order; the last one stands.
     assert [e.action for e in events] == ["rating.given"] + ["rating.changed"] * (calls - 1)
-    assert ratings[0].comment == json.loads(events[-1].after)["comment"]
+    assert stored[0].comment == json.loads(events[-1].after)["comment"]
 
 
 async def test_one_rating_per_delivery_even_when_submissions_race(scratch_engine):
@@ -348,12 +348,12 @@ async def test_more_than_5_ratings_from_one_address_within_an_hour_are_flagged(s
     from_elsewhere = await _rate(session, tokens[5], address="10.0.0.2")
     assert from_elsewhere.rating.flag_reason is None
     sixth = await _rate(session, tokens[6], address="10.0.0.1")
-    assert "address" in sixth.rating.flag_reason and service.is_flagged(sixth.rating)
+    assert "address" in sixth.rating.flag_reason and ratings.is_flagged(sixth.rating)
     clock.pin(session, None)
     # Flagged ratings are kept; the address is kept only as a keyed hash.
-    ratings = (await session.scalars(select(cm.Rating))).all()
-    assert len(ratings) == 7 and sum(service.is_flagged(r) for r in ratings) == 1
-    assert all(r.client_address not in ("10.0.0.1", "10.0.0.2") for r in ratings)
+    given = (await session.scalars(select(cm.Rating))).all()
+    assert len(given) == 7 and sum(ratings.is_flagged(r) for r in given) == 1
+    assert all(r.client_address not in ("10.0.0.1", "10.0.0.2") for r in given)
 
 
 async def test_the_hour_counts_ratings_given_after_now_minus_one_hour(session):
@@ -384,8 +384,8 @@ async def _burst_world(engine):
 
 async def _flags(engine) -> list[bool]:
     async with create_sessionmaker(engine)() as session:
-        ratings = (await session.scalars(select(cm.Rating).order_by(cm.Rating.created_at))).all()
-    return [service.is_flagged(r) for r in ratings]
+        stored = (await session.scalars(select(cm.Rating).order_by(cm.Rating.created_at))).all()
+    return [ratings.is_flagged(r) for r in stored]
 
 
 async def test_the_hourly_rule_holds_when_one_address_rates_many_deliveries_at_once(scratch_engine):
@@ -397,8 +397,8 @@ async def test_the_hourly_rule_holds_when_one_address_rates_many_deliveries_at_o
     async def rate(token: str) -> None:
         async with sessionmaker() as session:
             await start.wait()
-            await service.rate_delivery(
-                session=session, token=token, rating=service.Stars(5), client_address="198.51.100.7"
+            await ratings.rate_delivery(
+                session=session, token=token, rating=ratings.Stars(5), client_address="198.51.100.7"
             )
             await asyncio.sleep(0.02)  # the others run while this one is uncommitted
             await session.commit()
@@ -411,7 +411,7 @@ async def test_the_hourly_rule_holds_when_one_address_rates_many_deliveries_at_o
     await world.advance(59 * 60)
     async with sessionmaker() as session:  # a session reads the clock's offset once
         late = await _rate(session, tokens[BURST], address="198.51.100.7")
-    assert service.is_flagged(late.rating)
+    assert ratings.is_flagged(late.rating)
     await world.advance(60)
     async with sessionmaker() as session:
         later = await _rate(session, tokens[BURST + 1], address="198.51.100.7")
@@ -459,7 +459,7 @@ async def test_the_api_counts_ratings_by_the_callers_address(session, api):
 async def test_a_rating_from_a_phone_of_the_providers_own_staff_is_flagged(session, api):
     world = await cw.build(session, start_in_days=10)
     staff = "139 0000 1111"
-    assert await service.register_staff_phones(
+    assert await ratings.register_staff_phones(
         session=session, actor=world.provider, provider_id=world.contract.provider_id, phones=[staff]
     ) == 1  # fmt: skip
     await session.commit()
@@ -474,7 +474,7 @@ async def test_a_rating_from_a_phone_of_the_providers_own_staff_is_flagged(sessi
 
 async def test_a_staff_phone_of_another_provider_does_not_flag(session):
     world = await cw.build(session, start_in_days=10)
-    await service.register_staff_phones(
+    await ratings.register_staff_phones(
         session=session, actor=world.other_provider, provider_id=world.other_provider.provider_id,
         phones=["13900001111"],
     )  # fmt: skip
@@ -484,7 +484,7 @@ async def test_a_staff_phone_of_another_provider_does_not_flag(session):
 
 
 async def _flagged(world) -> cm.Delivery:
-    await service.register_staff_phones(
+    await ratings.register_staff_phones(
         session=world.session, actor=world.provider, provider_id=world.contract.provider_id,
         phones=["13900001111"],
     )  # fmt: skip
@@ -505,7 +505,7 @@ async def test_an_officer_of_the_department_clears_a_flag_and_its_reason_is_kept
     assert payload["errors"] == []
     assert payload["rating"]["flagged"] is False and "staff" in payload["rating"]["flagReason"]
     rating = await session.get(cm.Rating, delivery.id, populate_existing=True)
-    assert rating.flag_cleared_at is not None and not service.is_flagged(rating)
+    assert rating.flag_cleared_at is not None and not ratings.is_flagged(rating)
     again = (await api(CLEAR, variables, token=officer))["clearRatingFlag"]
     assert [e["code"] for e in again["errors"]] == ["INVALID_STATE"]
 
@@ -515,16 +515,16 @@ async def test_clearing_an_unflagged_rating_is_refused(session):
     delivery, token = await world.deliver()
     await _rate(session, token, 5)
     assert await _refused(
-        session, service.clear_rating_flag(session=session, actor=world.officer, delivery_id=delivery.id)
+        session, ratings.clear_rating_flag(session=session, actor=world.officer, delivery_id=delivery.id)
     ) == [("INVALID_STATE", None)]
 
 
 async def test_another_departments_officer_cannot_clear_a_flag(session):
     world = await cw.build(session, start_in_days=10)
     delivery_id = (await _flagged(world)).id
-    call = service.clear_rating_flag(
+    call = ratings.clear_rating_flag(
         session=session, actor=world.market.other_officer, delivery_id=delivery_id
     )
     assert await _refused(session, call) == [("PERMISSION_DENIED", None)]
     rating = await session.get(cm.Rating, delivery_id, populate_existing=True)
-    assert service.is_flagged(rating)
+    assert ratings.is_flagged(rating)

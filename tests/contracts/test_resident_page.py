@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 from sqlalchemy import select
 
+from contracts import complaints, deliveries
 from contracts import models as cm
-from contracts import service
 from core.api import encode_id
 from core.settings import get_settings
 from tests import factories
@@ -118,7 +118,7 @@ async def stored(session, delivery_id: int):
 
 async def test_the_page_is_chinese_by_default_and_english_on_request(session, api, resident):
     _world, _delivery, token = resident
-    view = await service.resident_view(session=session, token=token)
+    view = await deliveries.resident_view(session=session, token=token)
 
     response, forms = await page(api, token)
     assert response.status_code == 200
@@ -312,7 +312,7 @@ async def test_a_rating_is_final_after_48_hours(session, api, resident):
     world, delivery, token = resident
     assert (await post(api, token, "rate", {"stars": "2", "comment": "一般"})).status_code == 303
     _, forms = await page(api, token)
-    await world.advance(service.RATING_EDIT_WINDOW.total_seconds() + 1)
+    await world.advance(deliveries.RATING_EDIT_WINDOW.total_seconds() + 1)
 
     response, current = await page(api, token)
     assert "评价已满48小时，不能再修改。" in response.text
@@ -357,7 +357,7 @@ async def test_the_page_shows_a_complaint_with_its_reference_status_and_answer(s
     assert f'Reference number: <strong class="reference" id="reference">{reference}</strong>' in english
     # Another delivery's reference (or a made-up one) is not named on this link's thanks page.
     _, other_token = await world.deliver(phone="13912345678")
-    other = await service.file_complaint(session=session, token=other_token, category="OTHER", text="吵")
+    other = await complaints.file_complaint(session=session, token=other_token, category="OTHER", text="吵")
     await session.commit()
     foreign = (await api.client.get(f"/r/{token}/thanks?done=complained&ref={other.reference}")).text
     assert other.reference not in foreign and 'id="reference"' not in foreign
@@ -367,25 +367,25 @@ async def test_the_page_shows_a_complaint_with_its_reference_status_and_answer(s
     assert f'<span class="reference">{reference}</span>' in html
     assert '<h2 id="complaints-heading">我的投诉</h2>' in html
     assert "等待答复" in html and "未按时上门" in html and "约好9点，\n10点半才到" in html
-    due = complaint.created_at + service.FIRST_RESPONSE
+    due = complaint.created_at + complaints.FIRST_RESPONSE
     assert f"答复期限：{_zh_time(due)}" in html
     assert "还没有答复。" in html and "短信链接" in html
     assert calls_the_hotline(html)
 
     # The provider answers: the answer and its time are shown, the deadline is the resolution's.
     await world.advance(2 * HOUR)
-    await service.respond_complaint(
+    await complaints.respond_complaint(
         session=session, actor=world.provider, complaint_id=complaint.id, text="已向您致歉，并调整了排班。"
     )
     await session.commit()
     html = (await page(api, token))[0].text
     assert "已答复，正在办理" in html and "已向您致歉，并调整了排班。" in html
-    assert f"办结期限：{_zh_time(complaint.created_at + service.RESOLUTION)}" in html
+    assert f"办结期限：{_zh_time(complaint.created_at + complaints.RESOLUTION)}" in html
     assert "还没有答复。" not in html
 
     # The officer settles it, upheld.
     await world.advance(DAY)
-    await service.close_complaint(
+    await complaints.close_complaint(
         session=session, actor=world.officer, complaint_id=complaint.id,
         note="核实属实，已扣减当月服务费。", substantiated=True,
     )  # fmt: skip
@@ -406,10 +406,10 @@ async def test_every_complaint_about_the_delivery_is_shown_newest_first_in_eithe
     session, api, resident
 ):
     world, delivery, token = resident
-    first = await service.file_complaint(session=session, token=token, category="ATTITUDE", text="态度差")
+    first = await complaints.file_complaint(session=session, token=token, category="ATTITUDE", text="态度差")
     await session.commit()
     await world.advance(HOUR)
-    by_phone = await service.file_complaint_for_resident(
+    by_phone = await complaints.file_complaint_for_resident(
         session=session,
         actor=world.officer,
         delivery_id=delivery.id,
@@ -417,7 +417,7 @@ async def test_every_complaint_about_the_delivery_is_shown_newest_first_in_eithe
         text="没打扫厨房",
     )
     await session.commit()
-    await service.close_complaint(
+    await complaints.close_complaint(
         session=session, actor=world.officer, complaint_id=by_phone.id, note="与本次服务无关", substantiated=None,
         reject=True,
     )  # fmt: skip

@@ -5,12 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from contracts import service
+from contracts import deliveries, lifecycle, outbox
 from contracts.models import Contract
 from core import clock
 from core.auth import Actor, Role
-from market import service as market_service
-from market import tendering
+from market import accounts, awards
 from tests import factories
 from tests.market import world as w
 
@@ -46,7 +45,7 @@ class ContractWorld:
 
     async def deliver(self, *, on: dt.date | None = None, units: int = 1, phone: str = PHONE):
         """A delivery recorded by the provider; returns (delivery, link token)."""
-        recorded = await service.record_delivery(
+        recorded = await deliveries.record_delivery(
             session=self.session, actor=self.provider, contract_id=self.contract.id,
             delivered_on=on or await self.today(), units=units, resident_phone=phone,
         )  # fmt: skip
@@ -57,7 +56,7 @@ class ContractWorld:
 
 def link_token(notification) -> str:
     """The token of the link in a pending message, as the resident's phone receives it."""
-    return service.unseal(notification).body.split("/r/")[1].split(" ")[0]
+    return outbox.unseal(notification).body.split("/r/")[1].split(" ")[0]
 
 
 async def build(session, *, start_in_days: int = 0) -> ContractWorld:
@@ -66,12 +65,12 @@ async def build(session, *, start_in_days: int = 0) -> ContractWorld:
     tender = await world.opened(["100.00", "98.00", "96.00"])
     await world.declare_all(tender)
     await world.score_all(tender, {0: [90, 90, 90], 1: [70, 70, 70], 2: [60, 60, 60]})
-    await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+    await awards.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
     await world.past_challenge(tender)
-    contract = await service.finalize_award(session=session, actor=world.officer, tender_id=tender.id)
+    contract = await lifecycle.finalize_award(session=session, actor=world.officer, tender_id=tender.id)
     firm = await factories.audit_firm(session)
     other_firm = await factories.audit_firm(session)
-    await service.assign_audit_firm(
+    await lifecycle.assign_audit_firm(
         session=session, actor=world.officer, contract_id=contract.id, audit_firm_id=firm.id
     )
     auditor = await factories.user(session, Role.AUDITOR, audit_firm_id=firm.id)
@@ -90,8 +89,8 @@ async def build(session, *, start_in_days: int = 0) -> ContractWorld:
         contract=contract,
         provider=world.bidders[winner],
         other_provider=world.bidders[loser],
-        auditor=market_service.actor_of(auditor),
-        other_auditor=market_service.actor_of(other_auditor),
+        auditor=accounts.actor_of(auditor),
+        other_auditor=accounts.actor_of(other_auditor),
         users=world.users
         | {
             "provider": world.users[f"bidder{winner}"],

@@ -6,7 +6,7 @@ import pytest
 import app
 from core import limits
 from core.settings import Settings, get_settings
-from market import service
+from market import directory, providers
 
 
 async def test_queries_deeper_than_the_limit_are_refused(api):
@@ -32,7 +32,7 @@ async def test_internal_errors_are_masked_and_user_errors_are_not(api, monkeypat
     def broken(**_kwargs):
         raise RuntimeError("connection string postgresql://secret@db leaked")
 
-    monkeypatch.setattr(service, "regions_statement", broken)
+    monkeypatch.setattr(directory, "regions_statement", broken)
     body = (await api.raw("{ regions { code } }")).json()
     assert body["errors"][0]["message"] == "Unexpected error."
     assert "secret" not in str(body)
@@ -48,13 +48,13 @@ async def test_a_failing_mutation_rolls_back_everything(session, api, monkeypatc
     token, _ = await login_as(Role.OFFICER)
     provider = await factories.provider(session, status=factories.m.ProviderStatus.PENDING)
     await session.commit()
-    original = service.journal.record
+    original = providers.journal.record
 
     async def record_then_fail(*args, **kwargs):
         await original(*args, **kwargs)
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(service.journal, "record", record_then_fail)
+    monkeypatch.setattr(providers.journal, "record", record_then_fail)
     from core.api import encode_id
 
     body = (
@@ -143,6 +143,7 @@ def test_unknown_time_zone_is_refused():
         Settings(timezone="Mars/Olympus_Mons")
 
 
+@pytest.mark.uncached
 async def test_the_validation_cache_hits_on_repeated_documents(api):
     from strawberry.extensions.validation_cache import _get_validate_cache
 

@@ -5,6 +5,10 @@ import datetime as dt
 import jwt
 
 from core.auth import Role
+from core.errors import ErrorCode
+from core.settings import get_settings
+from market import accounts
+from market.models import LoginThrottle
 from tests import factories
 
 LOGIN = """
@@ -68,6 +72,22 @@ async def test_five_failures_lock_the_email_for_fifteen_minutes(session, api):
     assert (await _login(api, user.email, factories.PASSWORD))["errors"][0]["code"] == "TOO_MANY_ATTEMPTS"
     await api(ADVANCE, {"s": 61}, token=admin_token)
     assert (await _login(api, user.email, factories.PASSWORD))["errors"] == []
+
+
+async def test_a_refused_login_leaves_its_count_to_the_callers_transaction(session):
+    # Given an account
+    email = (await _account(session)).email
+
+    # When the service refuses a wrong password
+    result = await accounts.login(
+        session=session, email=email, password="bad-password", secret_key=get_settings().secret_key
+    )
+
+    # Then the refusal is its result, and the failure it counts is not committed behind the caller's back:
+    # the unit of work commits it (the API tests above), a rolled-back caller leaves nothing
+    assert (result.token, result.refusal.code) == (None, ErrorCode.UNAUTHENTICATED)
+    await session.rollback()
+    assert await session.get(LoginThrottle, email) is None
 
 
 async def test_four_failures_do_not_lock_and_old_failures_expire(session, api):

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis_graphql import Mode, mutations, nodes, queries
 
 import app as application
-from core.db import create_engine, create_sessionmaker
+from core.db import alembic_config, create_engine, create_sessionmaker
 from core.settings import get_settings
 from tests.conftest import _create_postgres_database
 
@@ -77,13 +77,13 @@ def world(tmp_path_factory):
         url, drop = f"sqlite:///{tmp_path_factory.mktemp('fuzz') / 'fuzz.db'}", lambda: None
     from alembic import command
 
-    command.upgrade(application.alembic_config(url), "head")
+    command.upgrade(alembic_config(url), "head")
     loop = asyncio.new_event_loop()
     engine = create_engine(url)
     sessionmaker = create_sessionmaker(engine)
 
     async def setup() -> World:
-        from market import demo
+        from demo import marketplace as demo
 
         async with sessionmaker() as session:
             await demo.load(session)

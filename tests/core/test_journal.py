@@ -31,9 +31,9 @@ async def test_each_state_change_appends_an_event_in_the_same_transaction(sessio
     assert registered.entity_type == "Provider" and registered.entity_id == str(provider.id)
     assert "password_hash" not in events[-1].after
 
-    from market import service
+    from market import providers
 
-    await service.approve_provider(session=session, actor=factories.ADMIN, provider_id=provider.id)
+    await providers.approve_provider(session=session, actor=factories.ADMIN, provider_id=provider.id)
     await session.commit()
     approved = (await _events(session))[-1]
     assert approved.action == "provider.approved"
@@ -139,13 +139,13 @@ async def test_concurrent_writers_never_fork_the_chain(scratch_engine):
     import asyncio
 
     from core.db import create_sessionmaker
-    from market import service
+    from market import directory
 
     sessionmaker = create_sessionmaker(scratch_engine)
 
     async def add_region(i):
         async with sessionmaker() as session:
-            await service.create_region(
+            await directory.create_region(
                 session=session, actor=factories.ADMIN, code=f"C{i:03d}", name=f"Region {i}",
                 kind=m.RegionKind.URBAN, population=1000,
             )  # fmt: skip
@@ -328,9 +328,9 @@ async def _chain(session) -> list[int]:
     """A few events, some with an actor and a `before`; their numbers."""
     await factories.region(session)
     admin = await factories.user(session, Role.ADMIN)
-    from market import service
+    from market import directory
 
-    await service.create_region(
+    await directory.create_region(
         session=session, actor=Actor(user_id=admin.id, role=Role.ADMIN), code="T00001", name="Tampered",
         kind=m.RegionKind.RURAL, population=10,
     )  # fmt: skip

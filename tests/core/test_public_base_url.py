@@ -15,7 +15,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 import app
-from contracts import service
+from contracts import deliveries, outbox
 from contracts.models import Notification
 from core import settings as settings_module
 from core.api import encode_id
@@ -94,14 +94,14 @@ def test_serve_points_the_links_at_its_host_and_port(environment, monkeypatch):
     assert served["port"] == 9000
     assert os.environ["PUBLIC_BASE_URL"] == "http://127.0.0.1:9000"  # for its workers too
     assert get_settings().public_base_url == "http://127.0.0.1:9000"
-    assert service.resident_link("abc") == "http://127.0.0.1:9000/r/abc"
+    assert deliveries.resident_link("abc") == "http://127.0.0.1:9000/r/abc"
     assert "http://127.0.0.1:9000/r/" in served["output"]
 
     os.environ.pop("PUBLIC_BASE_URL")
     get_settings.cache_clear()
     monkeypatch.setattr(settings_module, "_outward_address", lambda: "10.1.2.3")
     _serve(monkeypatch, "--host", "0.0.0.0", "--port", "9001")  # noqa: S104
-    assert service.resident_link("abc") == "http://10.1.2.3:9001/r/abc"
+    assert deliveries.resident_link("abc") == "http://10.1.2.3:9001/r/abc"
 
 
 def test_serve_keeps_a_public_base_url_that_is_set(environment, monkeypatch):
@@ -109,7 +109,7 @@ def test_serve_keeps_a_public_base_url_that_is_set(environment, monkeypatch):
     get_settings.cache_clear()
     served = _serve(monkeypatch, "--port", "9000")
     assert os.environ["PUBLIC_BASE_URL"] == "https://market.example.gov.cn"
-    assert service.resident_link("abc") == "https://market.example.gov.cn/r/abc"
+    assert deliveries.resident_link("abc") == "https://market.example.gov.cn/r/abc"
     assert "PUBLIC_BASE_URL" in served["output"]
 
 
@@ -158,7 +158,7 @@ async def test_a_delivery_recorded_on_a_server_at_another_port_texts_a_link_to_t
             )
             assert recorded.json()["data"]["recordDelivery"]["errors"] == [], recorded.text
             async with create_sessionmaker(scratch_engine)() as session:
-                body = service.unseal((await session.scalars(select(Notification))).one()).body
+                body = outbox.unseal((await session.scalars(select(Notification))).one()).body
             link = re.search(r"https?://\S+/r/[A-Za-z0-9_\-]+", body).group(0)
             assert link.startswith(f"{base}/r/"), body
             page = await client.get(link)

@@ -70,12 +70,12 @@ async def test_a_bad_token_is_401_with_a_code(api):
 
 
 async def test_an_internal_error_is_masked_with_a_code_and_logged(api, monkeypatch, caplog):
-    from market import service
+    from market import directory
 
     def broken(**_kwargs):
         raise RuntimeError("connection string postgresql://secret@db leaked")
 
-    monkeypatch.setattr(service, "regions_statement", broken)
+    monkeypatch.setattr(directory, "regions_statement", broken)
     with caplog.at_level(logging.ERROR, logger="market.api"):
         body = (await api.raw("{ regions { code } }")).json()
     assert body["errors"][0] == {

@@ -12,14 +12,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from contracts import service as contracts
+from contracts import lifecycle
 from contracts.models import Contract, ContractKpi, ContractStatus
 from core import clock
+from core.api import encode_id
 from core.errors import DomainError, ErrorCode
 from core.settings import get_settings
-from market import evaluation, tendering
+from market import awards, challenges, tenders
 from market import models as m
-from market.service import KpiSpec
+from market.catalogue import KpiSpec
+from tests import factories
 from tests.market import world as w
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -53,7 +55,7 @@ def test_challenge_period_skips_national_day_and_counts_the_make_up_saturday():
     calendar = holidays.China(years=2026)
     assert [d.day for d in sorted(calendar) if d.month == 10] == [1, 2, 3, 5, 6, 7]
     assert calendar.is_working_day(dt.date(2026, 10, 10))  # the make-up Saturday
-    end = evaluation.challenge_deadline(local(2026, 9, 29, 15, 0), SHANGHAI)
+    end = challenges.challenge_deadline(local(2026, 9, 29, 15, 0), SHANGHAI)
     assert end == dt.datetime(2026, 10, 14, 16, 0, tzinfo=UTC)
     assert end.utcoffset() == dt.timedelta(0)
 
@@ -61,14 +63,14 @@ def test_challenge_period_skips_national_day_and_counts_the_make_up_saturday():
 def test_challenge_period_in_a_plain_week():
     """Mon 2026-03-09 10:00 +08:00: Tue 1, Wed 2, Thu 3, Fri 4, (weekend), Mon 16 5, Tue 17 6,
     Wed 18 7 -> ends 2026-03-19 00:00 +08:00 = 2026-03-18 16:00 UTC."""
-    end = evaluation.challenge_deadline(local(2026, 3, 9, 10, 0), SHANGHAI)
+    end = challenges.challenge_deadline(local(2026, 3, 9, 10, 0), SHANGHAI)
     assert end == dt.datetime(2026, 3, 18, 16, 0, tzinfo=UTC)
 
 
 def test_a_late_friday_recommendation_does_not_count_the_friday():
     """Fri 2026-03-13 23:30 +08:00 (15:30 UTC): Mon 16 1 … Fri 20 5, Mon 23 6, Tue 24 7
     -> ends 2026-03-25 00:00 +08:00 = 2026-03-24 16:00 UTC."""
-    end = evaluation.challenge_deadline(local(2026, 3, 13, 23, 30), SHANGHAI)
+    end = challenges.challenge_deadline(local(2026, 3, 13, 23, 30), SHANGHAI)
     assert end == dt.datetime(2026, 3, 24, 16, 0, tzinfo=UTC)
 
 
@@ -77,7 +79,7 @@ def test_the_day_of_recommendation_is_the_local_day_not_the_utc_day():
     Wed 11 1, Thu 12 2, Fri 13 3, Mon 16 4, Tue 17 5, Wed 18 6, Thu 19 7
     -> ends 2026-03-20 00:00 +08:00 = 2026-03-19 16:00 UTC (from the UTC Monday it would be a day earlier)."""
     recommended = dt.datetime(2026, 3, 9, 16, 30, tzinfo=UTC)
-    assert evaluation.challenge_deadline(recommended, SHANGHAI) == dt.datetime(2026, 3, 19, 16, 0, tzinfo=UTC)
+    assert challenges.challenge_deadline(recommended, SHANGHAI) == dt.datetime(2026, 3, 19, 16, 0, tzinfo=UTC)
 
 
 @given(
@@ -87,7 +89,7 @@ def test_the_day_of_recommendation_is_the_local_day_not_the_utc_day():
 )
 def test_the_period_is_seven_working_days_ending_at_local_midnight(recommended):
     calendar = holidays.China(years=[2025, 2026, 2027])
-    end = evaluation.challenge_deadline(recommended, SHANGHAI)
+    end = challenges.challenge_deadline(recommended, SHANGHAI)
     local_end = end.astimezone(SHANGHAI)
     assert local_end.time() == dt.time(0, 0)
     first, last = recommended.astimezone(SHANGHAI).date(), local_end.date() - dt.timedelta(days=1)
@@ -113,7 +115,7 @@ async def scored(world: w.World, **overrides) -> m.Tender:
 
 async def recommended(world: w.World, **overrides) -> m.Tender:
     tender = await scored(world, **overrides)
-    await tendering.recommend_award(session=world.session, actor=world.officer, tender_id=tender.id)
+    await awards.recommend_award(session=world.session, actor=world.officer, tender_id=tender.id)
     await world.session.commit()
     return tender
 
@@ -130,7 +132,7 @@ async def reloaded(world: w.World, tender: m.Tender) -> m.Tender:
 
 
 async def challenge(world: w.World, tender: m.Tender, bidder: int = 0) -> m.Challenge:
-    filed = await tendering.file_challenge(
+    filed = await challenges.file_challenge(
         session=world.session, actor=world.bidders[bidder], tender_id=tender.id, reason="Scoring was unfair"
     )
     await world.session.commit()
@@ -138,13 +140,13 @@ async def challenge(world: w.World, tender: m.Tender, bidder: int = 0) -> m.Chal
 
 
 async def decide(world: w.World, filed: m.Challenge, decision: m.ChallengeDecision) -> m.Challenge:
-    return await tendering.decide_challenge(
+    return await challenges.decide_challenge(
         session=world.session, actor=world.officer, challenge_id=filed.id, decision=decision, note="Reviewed"
     )
 
 
 async def finalize(world: w.World, tender: m.Tender) -> Contract:
-    return await contracts.finalize_award(session=world.session, actor=world.officer, tender_id=tender.id)
+    return await lifecycle.finalize_award(session=world.session, actor=world.officer, tender_id=tender.id)
 
 
 async def contract_count(world: w.World, tender: m.Tender) -> int:
@@ -162,14 +164,14 @@ async def test_recommend_award_starts_the_period_by_the_shanghai_calendar(sessio
     tender = await scored(world)
     target = local(2029, 3, 13, 0, 30)
     await world.advance((target - await world.now()).total_seconds())
-    await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+    await awards.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
     await session.commit()
     tender = await reloaded(world, tender)
     assert tender.status == m.TenderStatus.AWARD_PENDING
     assert abs(tender.recommended_at - target) < dt.timedelta(minutes=1)
     assert tender.recommended_bid_id == (await bid_of(world, tender, 1)).id
     assert tender.challenge_deadline == dt.datetime(2029, 3, 22, 16, 0, tzinfo=UTC)
-    assert tender.challenge_deadline == evaluation.challenge_deadline(tender.recommended_at, SHANGHAI)
+    assert tender.challenge_deadline == challenges.challenge_deadline(tender.recommended_at, SHANGHAI)
 
 
 # ---------------------------------------------------------------- the challenge period
@@ -222,7 +224,7 @@ async def test_only_bidders_challenge_with_reasons(session):
         await challenge(world, tender, 3)
     assert code_of(raised) == ErrorCode.PERMISSION_DENIED
     with pytest.raises(DomainError) as raised:
-        await tendering.file_challenge(
+        await challenges.file_challenge(
             session=session, actor=world.bidders[0], tender_id=tender.id, reason=" "
         )
     assert code_of(raised) == ErrorCode.INVALID
@@ -282,7 +284,7 @@ async def test_an_upheld_challenge_reopens_evaluation_and_a_new_recommendation_r
     # Re-scoring: bidder 2 now gets 95 from everyone -> 0.3 × 100 + 0.6 × 95 + 8 = 95.00, the new winner.
     await world.advance(10 * w.DAY)
     await world.score_all(tender, {2: [95, 95, 95]})
-    await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+    await awards.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
     await session.commit()
     tender = await reloaded(world, tender)
     bids = {b.provider_id: b for b in await world.bids(tender)}
@@ -290,7 +292,7 @@ async def test_an_upheld_challenge_reopens_evaluation_and_a_new_recommendation_r
     assert (winner.total_score, winner.rank) == (95.0, 1)
     assert tender.status == m.TenderStatus.AWARD_PENDING
     assert tender.recommended_bid_id == winner.id
-    assert tender.challenge_deadline == evaluation.challenge_deadline(tender.recommended_at, SHANGHAI)
+    assert tender.challenge_deadline == challenges.challenge_deadline(tender.recommended_at, SHANGHAI)
     assert tender.challenge_deadline > first_deadline
 
     # Past the first period but not the second: still too early.
@@ -302,6 +304,28 @@ async def test_an_upheld_challenge_reopens_evaluation_and_a_new_recommendation_r
     await world.past_challenge(tender)
     contract = await finalize(world, tender)
     assert (contract.bid_id, contract.provider_id) == (winner.id, world.providers[2].id)
+
+
+CHALLENGE = "query($id: ID!) { node(id: $id) { id ... on Challenge { reason decision } } }"
+
+
+async def test_a_challenge_is_a_node_for_its_bidder_and_the_tenders_officers(session, api):
+    # Given a challenge of the recommendation by bidder 0
+    world = await w.build(session)
+    tender = await recommended(world)
+    filed = await challenge(world, tender, 0)
+    global_id = encode_id("Challenge", filed.id)
+
+    async def node(key):
+        token = await api.login(world.users[key].email, factories.PASSWORD) if key else None
+        return (await api(CHALLENGE, {"id": global_id}, token=token))["node"]
+
+    # When each caller asks for it by its ID, then its bidder and the tender's officers read it
+    for key in ("bidder0", "officer"):
+        assert await node(key) == {"id": global_id, "reason": "Scoring was unfair", "decision": None}
+    # And nobody else learns of it: not the other bidders, other officers, the panel or the public
+    for key in (None, "bidder1", "other_officer", "evaluator0"):
+        assert await node(key) is None, key
 
 
 async def test_finalizing_twice_is_refused(session):
@@ -352,7 +376,7 @@ async def test_the_contract_copies_the_terms_of_the_tender_and_the_winning_bid(s
     )
     await world.declare_all(tender)
     await world.score_all(tender, {0: [70, 70, 70], 1: [90, 90, 90], 2: [70, 70, 70]})
-    await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+    await awards.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
     await world.past_challenge(tender)
     contract = await finalize(world, tender)
     await session.commit()
@@ -401,7 +425,7 @@ def test_quarterly_periods_from_the_end_of_january():
       start + 9 months = Oct 31:                     period 3 is Jul 31 - Oct 30
       start + 12 months = 2031-01-31:                period 4 is Oct 31 - 2031-01-30
     Together exactly one year (365 days)."""
-    periods = contracts.periods(start_date=dt.date(2030, 1, 31), count=4, months=3)
+    periods = lifecycle.periods(start_date=dt.date(2030, 1, 31), count=4, months=3)
     assert [(p.index, p.starts_on, p.ends_on) for p in periods] == [
         (1, dt.date(2030, 1, 31), dt.date(2030, 4, 29)),
         (2, dt.date(2030, 4, 30), dt.date(2030, 7, 30)),
@@ -413,7 +437,7 @@ def test_quarterly_periods_from_the_end_of_january():
 
 def test_monthly_periods_across_a_leap_february():
     """2028 is a leap year: Jan 31 + 1 month = Feb 29 (clamped), + 2 = Mar 31, + 3 = Apr 30."""
-    periods = contracts.periods(start_date=dt.date(2028, 1, 31), count=3, months=1)
+    periods = lifecycle.periods(start_date=dt.date(2028, 1, 31), count=3, months=1)
     assert [(p.starts_on, p.ends_on) for p in periods] == [
         (dt.date(2028, 1, 31), dt.date(2028, 2, 28)),
         (dt.date(2028, 2, 29), dt.date(2028, 3, 30)),
@@ -422,7 +446,7 @@ def test_monthly_periods_across_a_leap_february():
 
 
 def test_quarterly_periods_from_the_first_of_the_month():
-    periods = contracts.periods(start_date=dt.date(2030, 1, 1), count=4, months=3)
+    periods = lifecycle.periods(start_date=dt.date(2030, 1, 1), count=4, months=3)
     assert [(p.starts_on, p.ends_on) for p in periods] == [
         (dt.date(2030, 1, 1), dt.date(2030, 3, 31)),
         (dt.date(2030, 4, 1), dt.date(2030, 6, 30)),
@@ -463,7 +487,7 @@ async def _unsuccessful(world):
 
 async def _cancelled(world):
     tender = await world.draft()
-    return await tendering.cancel_tender(
+    return await tenders.cancel_tender(
         session=world.session, actor=world.officer, tender_id=tender.id, reason="first"
     )
 
@@ -481,7 +505,7 @@ async def test_cancel_before_award(session, make, status):
     world = await w.build(session)
     tender = await make(world)
     assert tender.status == status
-    await tendering.cancel_tender(
+    await tenders.cancel_tender(
         session=session, actor=world.officer, tender_id=tender.id, reason="  Budget withdrawn  "
     )
     tender = await reloaded(world, tender)
@@ -503,9 +527,7 @@ async def test_no_cancelling_once_closed(session, make, status):
     tender = await make(world)
     assert (await reloaded(world, tender)).status == status
     with pytest.raises(DomainError) as raised:
-        await tendering.cancel_tender(
-            session=session, actor=world.officer, tender_id=tender.id, reason="Late"
-        )
+        await tenders.cancel_tender(session=session, actor=world.officer, tender_id=tender.id, reason="Late")
     assert code_of(raised) == ErrorCode.INVALID_STATE
     assert (await reloaded(world, tender)).status == status
 
@@ -514,7 +536,7 @@ async def test_cancelling_needs_a_reason(session):
     world = await w.build(session)
     tender = await world.published()
     with pytest.raises(DomainError) as raised:
-        await tendering.cancel_tender(session=session, actor=world.officer, tender_id=tender.id, reason="  ")
+        await tenders.cancel_tender(session=session, actor=world.officer, tender_id=tender.id, reason="  ")
     assert code_of(raised) == ErrorCode.INVALID
     assert raised.value.problems[0].field == ("reason",)
     tender = await reloaded(world, tender)

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from core import clock
 from core.errors import DomainError, ErrorCode
+from market import accounts, bids, providers, receipts, tenders
 from market import models as m
-from market import service, tendering
 from tests import factories
 from tests.market import world as w
 
@@ -26,7 +26,7 @@ async def test_a_receipt_is_the_sha256_of_the_canonical_content(session):
         tender, 0, "99.50", capacity="12 certified carers", attachments=["licence.pdf"]
     )
     bid = submission.bid
-    content = tendering.canonical_bid(bid, tender_id=tender.id, provider_id=bid.provider_id)
+    content = receipts.canonical_bid(bid, tender_id=tender.id, provider_id=bid.provider_id)
     assert (
         hashlib.sha256(content.encode()).hexdigest()
         == submission.receipt.receipt_sha256
@@ -39,9 +39,9 @@ async def test_a_receipt_is_the_sha256_of_the_canonical_content(session):
     for i in (1, 2):
         await world.bid(tender, i, "100.00")
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bids.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     await session.refresh(bid)
-    reopened = tendering.canonical_bid(bid, tender_id=tender.id, provider_id=bid.provider_id)
+    reopened = receipts.canonical_bid(bid, tender_id=tender.id, provider_id=bid.provider_id)
     assert hashlib.sha256(reopened.encode()).hexdigest() == submission.receipt.receipt_sha256
     assert tender.opening_record[0]["receipt_sha256"] == submission.receipt.receipt_sha256
 
@@ -71,10 +71,10 @@ async def test_withdrawal_before_the_deadline_and_a_new_bid_after_it(session):
     world = await w.build(session)
     tender = await world.published()
     bid = (await world.bid(tender, 0, "99.00")).bid
-    await tendering.withdraw_bid(session=session, actor=world.bidders[0], bid_id=bid.id)
+    await bids.withdraw_bid(session=session, actor=world.bidders[0], bid_id=bid.id)
     assert bid.status == m.BidStatus.WITHDRAWN
     with pytest.raises(DomainError) as again:
-        await tendering.withdraw_bid(session=session, actor=world.bidders[0], bid_id=bid.id)
+        await bids.withdraw_bid(session=session, actor=world.bidders[0], bid_id=bid.id)
     assert _code(again) == ErrorCode.INVALID_STATE
     revived = (await world.bid(tender, 0, "98.00")).bid
     assert (revived.id, revived.status, revived.version) == (bid.id, m.BidStatus.SUBMITTED, 2)
@@ -84,10 +84,10 @@ async def test_withdrawn_bids_are_not_opened(session):
     world = await w.build(session)
     tender = await world.published(min_valid_bids=1)
     withdrawn = (await world.bid(tender, 0, "99.00")).bid
-    await tendering.withdraw_bid(session=session, actor=world.bidders[0], bid_id=withdrawn.id)
+    await bids.withdraw_bid(session=session, actor=world.bidders[0], bid_id=withdrawn.id)
     await world.bid(tender, 1, "98.00")
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bids.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     assert [entry["bid_id"] for entry in tender.opening_record] != [withdrawn.id]
     assert len(tender.opening_record) == 1
     await session.refresh(withdrawn)
@@ -125,7 +125,7 @@ async def test_a_ceiling_at_the_top_of_the_package_range_takes_bids_up_to_it(ses
 async def test_a_suspended_provider_cannot_bid(session):
     world = await w.build(session)
     tender = await world.published()
-    await service.suspend_provider(
+    await providers.suspend_provider(
         session=session, actor=factories.ADMIN, provider_id=world.providers[0].id, reason="unpaid wages"
     )
     with pytest.raises(DomainError) as refused:
@@ -141,9 +141,7 @@ async def test_only_published_tenders_take_bids(session):
         await world.bid(draft, 0, "99.00")
     assert _code(refused) == ErrorCode.NOT_FOUND  # a draft is invisible to providers
     cancelled = await world.published()
-    await tendering.cancel_tender(
-        session=session, actor=world.officer, tender_id=cancelled.id, reason="budget"
-    )
+    await tenders.cancel_tender(session=session, actor=world.officer, tender_id=cancelled.id, reason="budget")
     with pytest.raises(DomainError) as refused:
         await world.bid(cancelled, 0, "99.00")
     assert _code(refused) == ErrorCode.INVALID_STATE
@@ -164,7 +162,7 @@ async def test_a_bid_whose_transaction_commits_after_the_deadline_is_refused(ses
     tender = await world.published()
     await world.advance((tender.bid_deadline - await world.now()).total_seconds() - 5)
     # The transaction begins and does all its work 5 s before the deadline...
-    await tendering.submit_bid(
+    await bids.submit_bid(
         session=session,
         actor=world.bidders[0],
         tender_id=tender.id,
@@ -188,7 +186,7 @@ async def test_bids_cannot_be_opened_before_the_deadline(session):
     tender = await world.published()
     await world.bid(tender, 0, "99.00")
     with pytest.raises(DomainError) as refused:
-        await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+        await bids.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     assert _code(refused) == ErrorCode.TOO_EARLY
     assert tender.status == m.TenderStatus.PUBLISHED
 
@@ -201,16 +199,16 @@ async def test_a_missing_or_expired_qualification_makes_the_bid_invalid_at_openi
     actors = []
     for provider in (unqualified, expired):
         user = await factories.user(session, factories.Role.PROVIDER, provider_id=provider.id)
-        actors.append(service.actor_of(user))
+        actors.append(accounts.actor_of(user))
     tender = await world.published(min_valid_bids=1)
     await world.bid(tender, 0, "99.00")
     for actor in actors:
-        await tendering.submit_bid(
+        await bids.submit_bid(
             session=session, actor=actor, tender_id=tender.id, unit_price=Decimal("98.00"), proposal="p"
         )
         await session.commit()
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bids.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     status = {b.provider_id: (b.status, b.invalid_reason) for b in await world.bids(tender)}
     assert status[world.providers[0].id] == (m.BidStatus.VALID, None)
     for provider in (unqualified, expired):

@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 from core.api import encode_id
 from core.auth import Role
 from core.errors import Validator
+from market import catalogue
 from market import models as m
-from market import service
 from tests import factories
 
 ERRORS = "errors { field code message }"
@@ -242,20 +242,20 @@ def test_weights_that_sum_to_one_pass_and_others_fail(parts):
     total = sum(parts)
     weights = [p / total for p in parts]
     specs = [
-        service.KpiSpec(f"k{i}", "%", 90, m.KpiDirection.HIGHER_IS_BETTER, w, m.KpiSource.AUDIT)
+        catalogue.KpiSpec(f"k{i}", "%", 90, m.KpiDirection.HIGHER_IS_BETTER, w, m.KpiSource.AUDIT)
         for i, w in enumerate(weights)
     ]
     check = Validator()
-    service.check_kpis(check, specs, field=["kpis"])
+    catalogue.check_kpis(check, specs, field=["kpis"])
     assert check.problems == []
     skewed = [
         *specs[:-1],
-        service.KpiSpec(
+        catalogue.KpiSpec(
             "last", "%", 90, m.KpiDirection.HIGHER_IS_BETTER, weights[-1] * 0.9 + 0.0001, m.KpiSource.AUDIT
         ),
     ]
     check = Validator()
-    service.check_kpis(check, skewed, field=["kpis"])
+    catalogue.check_kpis(check, skewed, field=["kpis"])
     if abs(sum(k.weight for k in skewed) - 1) > 1e-6:
         assert any(p.field == ("kpis",) for p in check.problems)
 
@@ -263,7 +263,7 @@ def test_weights_that_sum_to_one_pass_and_others_fail(parts):
 @pytest.mark.parametrize("price", [Decimal("0"), Decimal("-1.00")])
 def test_prices_must_be_positive(price):
     check = Validator()
-    service.check_package(check, factories.package_spec(min_unit_price=price))
+    catalogue.check_package(check, factories.package_spec(min_unit_price=price))
     assert ("input", "minUnitPrice") in {p.field for p in check.problems}
 
 

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from core import clock
 from core.db import create_sessionmaker
 from core.errors import DomainError, ErrorCode
+from market import bids as bidding
 from market import models as m
-from market import tendering
 from tests.market import world as w
 
 BIDDERS = 12
@@ -42,7 +42,7 @@ async def test_no_bid_gets_in_after_the_deadline_or_past_the_opening(scratch_eng
         await asyncio.sleep(max(0.0, (start_at - clock.real_now()).total_seconds()))
         async with sessionmaker() as session:
             try:
-                await tendering.submit_bid(
+                await bidding.submit_bid(
                     session=session, actor=bidders[index], tender_id=tender_id,
                     unit_price=Decimal("90.00") + index, proposal=f"bid {index}",
                 )  # fmt: skip
@@ -58,7 +58,7 @@ async def test_no_bid_gets_in_after_the_deadline_or_past_the_opening(scratch_eng
         # A hair past the deadline: asyncio's timer may wake a little early.
         await asyncio.sleep(max(0.0, (deadline - clock.real_now()).total_seconds()) + 0.002)
         async with sessionmaker() as session:
-            await tendering.open_bids(session=session, actor=officer, tender_id=tender_id)
+            await bidding.open_bids(session=session, actor=officer, tender_id=tender_id)
             await session.commit()
 
     await asyncio.gather(open_when_due(), *(bid(i) for i in range(BIDDERS)))

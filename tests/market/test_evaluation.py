@@ -20,7 +20,8 @@ from sqlalchemy import select
 from core import clock
 from core.auth import Role
 from core.errors import DomainError, ErrorCode
-from market import evaluation, service, tendering
+from market import accounts, awards, evaluation, providers, tenders
+from market import bids as bidding
 from market import models as m
 from tests import factories
 from tests.market import world as w
@@ -37,7 +38,7 @@ async def newcomer(world: w.World, *, qualifications: list[tuple[str, dt.date, d
     session = world.session
     provider = await factories.provider(session, regions=[world.region])
     for number, (kind, valid_from, valid_to) in enumerate(qualifications):
-        await service.add_qualification(
+        await providers.add_qualification(
             session=session,
             actor=factories.ADMIN,
             provider_id=provider.id,
@@ -48,7 +49,7 @@ async def newcomer(world: w.World, *, qualifications: list[tuple[str, dt.date, d
         )
     user = await factories.user(session, Role.PROVIDER, provider_id=provider.id)
     world.providers.append(provider)
-    world.bidders.append(service.actor_of(user))
+    world.bidders.append(accounts.actor_of(user))
     return len(world.bidders) - 1
 
 
@@ -58,7 +59,7 @@ async def open_with(world: w.World, prices: dict[int, str], **overrides) -> m.Te
     for bidder, price in prices.items():
         await world.bid(tender, bidder, price)
     await world.past_deadline(tender)
-    return await tendering.open_bids(session=world.session, actor=world.officer, tender_id=tender.id)
+    return await bidding.open_bids(session=world.session, actor=world.officer, tender_id=tender.id)
 
 
 async def stored(world: w.World, tender: m.Tender) -> dict[int, m.Bid]:
@@ -81,12 +82,12 @@ async def reloaded(world: w.World, tender: m.Tender) -> m.Tender:
 
 
 async def rank(world: w.World, tender: m.Tender) -> m.Tender:
-    return await tendering.rank_bids(session=world.session, actor=world.officer, tender_id=tender.id)
+    return await evaluation.rank_bids(session=world.session, actor=world.officer, tender_id=tender.id)
 
 
 async def score(world: w.World, tender: m.Tender, evaluator: int, bidder: int, value: float) -> m.Bid:
     bid = (await stored(world, tender))[bidder]
-    return await tendering.score_bid(
+    return await evaluation.score_bid(
         session=world.session, actor=world.evaluators[evaluator], bid_id=bid.id, score=value
     )
 
@@ -170,13 +171,13 @@ async def test_ranking_waits_for_the_decision_on_an_abnormally_low_bid(session):
         await rank(world, tender)
     assert code_of(raised) == ErrorCode.INVALID_STATE
     with pytest.raises(DomainError) as raised:
-        await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+        await awards.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
     assert code_of(raised) == ErrorCode.INVALID_STATE
     assert (await reloaded(world, tender)).status == m.TenderStatus.EVALUATING
     assert all(b.rank is None for b in (await stored(world, tender)).values())
 
     # Justified, still undecided: still waiting.
-    await tendering.justify_bid(session=session, actor=world.bidders[0], bid_id=low.id, text="Volunteers")
+    await evaluation.justify_bid(session=session, actor=world.bidders[0], bid_id=low.id, text="Volunteers")
     with pytest.raises(DomainError) as raised:
         await rank(world, tender)
     assert code_of(raised) == ErrorCode.INVALID_STATE
@@ -186,7 +187,9 @@ async def test_accepting_needs_a_written_justification(session):
     world = await w.build(session)
     tender, low = await _flagged(world)
     with pytest.raises(DomainError) as raised:
-        await tendering.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=True)
+        await evaluation.decide_justification(
+            session=session, actor=world.officer, bid_id=low.id, accept=True
+        )
     assert code_of(raised) == ErrorCode.INVALID_STATE
     low = (await stored(world, tender))[0]
     assert (low.status, low.justification_accepted) == (m.BidStatus.VALID, None)
@@ -195,10 +198,10 @@ async def test_accepting_needs_a_written_justification(session):
 async def test_an_accepted_justification_keeps_the_bid_valid(session):
     world = await w.build(session)
     tender, low = await _flagged(world)
-    await tendering.justify_bid(
+    await evaluation.justify_bid(
         session=session, actor=world.bidders[0], bid_id=low.id, text="  Our carers are volunteers.  "
     )
-    await tendering.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=True)
+    await evaluation.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=True)
     low = (await stored(world, tender))[0]
     assert (low.status, low.justification, low.justification_accepted, low.invalid_reason) == (
         m.BidStatus.VALID,
@@ -217,8 +220,8 @@ async def test_an_accepted_justification_keeps_the_bid_valid(session):
 async def test_a_rejected_justification_makes_the_bid_invalid(session):
     world = await w.build(session)
     tender, low = await _flagged(world)
-    await tendering.justify_bid(session=session, actor=world.bidders[0], bid_id=low.id, text="Cheap")
-    await tendering.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=False)
+    await evaluation.justify_bid(session=session, actor=world.bidders[0], bid_id=low.id, text="Cheap")
+    await evaluation.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=False)
     low = (await stored(world, tender))[0]
     assert low.status == m.BidStatus.INVALID
     assert low.justification_accepted is False
@@ -226,7 +229,9 @@ async def test_a_rejected_justification_makes_the_bid_invalid(session):
 
     # Deciding again is refused.
     with pytest.raises(DomainError) as raised:
-        await tendering.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=True)
+        await evaluation.decide_justification(
+            session=session, actor=world.officer, bid_id=low.id, accept=True
+        )
     assert code_of(raised) == ErrorCode.INVALID_STATE
 
     # 3 valid bids remain (the minimum): ranked without the rejected one, whose price no longer counts.
@@ -245,7 +250,7 @@ async def test_a_rejection_below_the_minimum_makes_the_tender_unsuccessful_at_ra
     assert tender.status == m.TenderStatus.EVALUATING
     low = (await stored(world, tender))[0]
     assert low.abnormally_low
-    await tendering.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=False)
+    await evaluation.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=False)
     await rank(world, tender)
     tender = await reloaded(world, tender)
     assert tender.status == m.TenderStatus.UNSUCCESSFUL
@@ -257,7 +262,7 @@ async def test_a_rejection_leaving_exactly_the_minimum_does_not_close_the_tender
     world = await w.build(session)
     tender = await world.opened(["60.00", "100.00", "110.00"], min_valid_bids=2)
     low = (await stored(world, tender))[0]
-    await tendering.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=False)
+    await evaluation.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=False)
     await world.declare_all(tender)
     await world.score_all(tender, {1: [80, 80, 80], 2: [80, 80, 80]})
     await rank(world, tender)
@@ -275,7 +280,7 @@ async def test_bids_not_reconfirmed_after_an_amendment_are_invalid(session):
     tender = await world.published(min_valid_bids=1)
     submissions = [await world.bid(tender, i, "100.00") for i in range(3)]
     await world.advance(60)
-    await tendering.amend_tender(
+    await tenders.amend_tender(
         session=session,
         actor=world.officer,
         tender_id=tender.id,
@@ -284,10 +289,10 @@ async def test_bids_not_reconfirmed_after_an_amendment_are_invalid(session):
     )
     await session.commit()
     assert tender.version == 2
-    await tendering.confirm_bid(session=session, actor=world.bidders[1], bid_id=submissions[1].bid.id)
+    await bidding.confirm_bid(session=session, actor=world.bidders[1], bid_id=submissions[1].bid.id)
     await world.bid(tender, 2, "99.00")  # a new version after the amendment confirms it too
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bidding.open_bids(session=session, actor=world.officer, tender_id=tender.id)
 
     bids = await stored(world, tender)
     assert bids[0].status == m.BidStatus.INVALID
@@ -338,11 +343,11 @@ async def test_a_provider_suspended_after_bidding_is_invalid(session):
     tender = await world.published(min_valid_bids=1)
     for i in range(3):
         await world.bid(tender, i, "100.00")
-    await service.suspend_provider(
+    await providers.suspend_provider(
         session=session, actor=factories.ADMIN, provider_id=world.providers[1].id, reason="unpaid wages"
     )
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bidding.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     bids = await stored(world, tender)
     assert bids[1].status == m.BidStatus.INVALID
     assert "SUSPENDED" in bids[1].invalid_reason
@@ -435,7 +440,7 @@ async def test_golden_scores_by_star_certification(session, monkeypatch):
         calls.append((sorted(provider_ids), moment))
         return {world.providers[i].id: n for i, n in stars.items()}
 
-    monkeypatch.setattr(tendering, "track_record_stars", certified)
+    monkeypatch.setattr(evaluation, "track_record_stars", certified)
     tender = await world.opened(
         ["100.00", "104.00", "98.00", "95.00", "110.00", "102.00"],
         price_weight=0.1,
@@ -489,7 +494,7 @@ async def test_equal_totals_rank_the_lower_price_first(session):
     await world.bid(tender, 0, "90.00")
     await world.bid(tender, 2, "110.00")
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bidding.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     await world.declare_all(tender)
     await world.score_all(tender, {0: [80, 80, 80], 1: [85, 85, 85], 2: [70, 70, 70]})
     await rank(world, tender)
@@ -511,7 +516,7 @@ async def test_equal_totals_and_prices_rank_the_earlier_final_submission_first(s
     await world.bid(tender, 0, "100.00", proposal="Revised proposal of bidder 0")
     await world.bid(tender, 2, "110.00")
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bidding.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     await world.declare_all(tender)
     await world.score_all(tender, {i: [80, 80, 80] for i in range(3)})
     await rank(world, tender)
@@ -538,7 +543,7 @@ async def test_weights_out_of_bounds_are_refused(session, weights, fields):
     world = await w.build(session, bidders=0)
     price, quality, record = weights
     with pytest.raises(DomainError) as raised:
-        await tendering.create_tender(
+        await tenders.create_tender(
             session=session,
             actor=world.officer,
             terms=world.terms(price_weight=price, quality_weight=quality, record_weight=record),
@@ -551,13 +556,13 @@ async def test_weights_out_of_bounds_are_refused(session, weights, fields):
 async def test_price_weights_of_10_and_30_percent_are_accepted(session, weights):
     world = await w.build(session, bidders=0)
     price, quality, record = weights
-    tender = await tendering.create_tender(
+    tender = await tenders.create_tender(
         session=session,
         actor=world.officer,
         terms=world.terms(price_weight=price, quality_weight=quality, record_weight=record),
     )
     assert (tender.price_weight, tender.quality_weight, tender.record_weight) == weights
-    published = await tendering.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
+    published = await tenders.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
     assert published.status == m.TenderStatus.PUBLISHED
 
 
@@ -580,7 +585,7 @@ async def test_declaring_a_non_bidder_is_not_found(session):
     world = await w.build(session)  # 4 providers, only 3 bid
     tender = await _three_bids(world)
     with pytest.raises(DomainError) as raised:
-        await tendering.declare_conflicts(
+        await evaluation.declare_conflicts(
             session=session,
             actor=world.evaluators[0],
             tender_id=tender.id,
@@ -589,7 +594,7 @@ async def test_declaring_a_non_bidder_is_not_found(session):
     assert code_of(raised) == ErrorCode.NOT_FOUND
     assert raised.value.problems[0].field == ("providerIds", "1")
     # Nothing was declared: the evaluator may still declare, and then score.
-    await tendering.declare_conflicts(
+    await evaluation.declare_conflicts(
         session=session, actor=world.evaluators[0], tender_id=tender.id, provider_ids=[]
     )
     await score(world, tender, 0, 0, 80)
@@ -616,7 +621,7 @@ async def test_declaring_twice_is_refused(session):
     tender = await _three_bids(world)
     await world.declare_all(tender)
     with pytest.raises(DomainError) as raised:
-        await tendering.declare_conflicts(
+        await evaluation.declare_conflicts(
             session=session,
             actor=world.evaluators[0],
             tender_id=tender.id,
@@ -629,11 +634,11 @@ async def test_declaring_twice_is_refused(session):
 async def test_a_conflicted_evaluator_is_removed_and_the_rest_decide_quality(session):
     world = await w.build(session)
     tender = await _three_bids(world)
-    await tendering.declare_conflicts(
+    await evaluation.declare_conflicts(
         session=session, actor=world.evaluators[0], tender_id=tender.id, provider_ids=[world.providers[1].id]
     )
     for evaluator in world.evaluators[1:]:
-        await tendering.declare_conflicts(
+        await evaluation.declare_conflicts(
             session=session, actor=evaluator, tender_id=tender.id, provider_ids=[]
         )
     # Removed from the whole panel of this tender: not only for the conflicted bidder.
@@ -673,7 +678,7 @@ async def test_an_evaluator_who_never_declared_still_counts_as_missing(session):
     world = await w.build(session)
     tender = await _three_bids(world)
     for evaluator in (0, 1):  # evaluator 2 never declares, so cannot score
-        await tendering.declare_conflicts(
+        await evaluation.declare_conflicts(
             session=session, actor=world.evaluators[evaluator], tender_id=tender.id, provider_ids=[]
         )
         for bidder in range(3):
@@ -687,7 +692,7 @@ async def test_no_evaluator_left_means_scores_are_missing(session):
     world = await w.build(session)
     tender = await _three_bids(world)
     for i, evaluator in enumerate(world.evaluators):
-        await tendering.declare_conflicts(
+        await evaluation.declare_conflicts(
             session=session, actor=evaluator, tender_id=tender.id, provider_ids=[world.providers[i].id]
         )
     with pytest.raises(DomainError) as raised:

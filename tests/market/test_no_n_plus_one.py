@@ -1,5 +1,7 @@
 """Lists run a number of SQL statements that does not grow with the page size."""
 
+import pytest
+
 from core.auth import Role
 from tests import factories
 
@@ -25,6 +27,7 @@ async def _statements(api, statements, query, n, token=None):
     return statements.count, data
 
 
+@pytest.mark.uncached
 async def test_providers_page_with_qualifications(session, api, statements, login_as):
     regions = [await factories.region(session) for _ in range(3)]
     for i in range(50):
@@ -43,6 +46,7 @@ async def test_providers_page_with_qualifications(session, api, statements, logi
     assert large == 6
 
 
+@pytest.mark.uncached
 async def test_packages_page_with_kpis(session, api, statements):
     for i in range(50):
         await factories.package(session, code=f"PKG-N{i:02d}")

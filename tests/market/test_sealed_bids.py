@@ -19,12 +19,13 @@ import pytest
 from sqlalchemy import select
 from strawberry import relay
 
-from contracts import service as contracts
+from contracts import lifecycle
 from core import api as core_api
 from core.api import encode_id
 from core.auth import Role
 from core.settings import Settings
-from market import demo, tendering
+from demo import marketplace as demo
+from market import awards, bids, tenders
 from market import models as m
 from tests import factories
 from tests.market import world as w
@@ -153,7 +154,7 @@ async def _submit(sealed: Sealed) -> None:
     await sealed.bid("bidder2", "91.13", "Proposal CHARLIE-1207: first draft")
     await sealed.bid("bidder3", "88.59", "Proposal DELTA-4419: withdrawn later")
     await sealed.bid("bidder2", "89.17", "Proposal CHARLIE-1208: amended")
-    await tendering.withdraw_bid(
+    await bids.withdraw_bid(
         session=sealed.world.session, actor=sealed.world.bidders[3], bid_id=sealed.bids["bidder3"].bid.id
     )
     await sealed.world.session.commit()
@@ -294,7 +295,7 @@ async def _opened(session, api) -> Sealed:
     sealed = await _sealed(session, api)
     await _submit(sealed)
     await sealed.world.past_deadline(sealed.tender)
-    await tendering.open_bids(session=session, actor=sealed.world.officer, tender_id=sealed.tender.id)
+    await bids.open_bids(session=session, actor=sealed.world.officer, tender_id=sealed.tender.id)
     await session.commit()
     await sealed.login()
     return sealed
@@ -422,9 +423,9 @@ async def test_after_the_award_the_public_sees_every_score_but_no_proposal(sessi
     world, tender = sealed.world, sealed.tender
     await world.declare_all(tender)
     await world.score_all(tender, {0: [80, 82, 84], 1: [90, 88, 86], 2: [70, 72, 74]})
-    await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+    await awards.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
     await world.past_challenge(tender)
-    await contracts.finalize_award(session=session, actor=world.officer, tender_id=tender.id)
+    await lifecycle.finalize_award(session=session, actor=world.officer, tender_id=tender.id)
     await session.commit()
     await sealed.login()
     assert tender.status == m.TenderStatus.AWARDED
@@ -582,7 +583,7 @@ async def test_bid_ids_from_the_api_work_in_every_path_that_takes_one(session, a
     assert (await api(submit, again, token=tokens["bidder3"]))["submitBid"]["bid"]["id"] == ids[3]
 
     # And, after a correction notice, confirms it by that ID
-    await tendering.amend_tender(
+    await tenders.amend_tender(
         session=session,
         actor=world.officer,
         tender_id=tender.id,
@@ -595,7 +596,7 @@ async def test_bid_ids_from_the_api_work_in_every_path_that_takes_one(session, a
 
     # When the bids are opened, the officer and the panel see the same IDs
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bids.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     await world.declare_all(tender)
     await session.commit()
     await sealed.login()
@@ -622,7 +623,7 @@ async def test_bid_ids_from_the_api_work_in_every_path_that_takes_one(session, a
     assert decided == {"id": ids[0], "status": "VALID"}
 
     # And the recommended award names one of them
-    await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+    await awards.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
     await session.commit()
     award = await api(
         "query($t: ID!) { node(id: $t) { ... on Tender { award { bid { id } } bids { id rank } } } }",
@@ -640,7 +641,7 @@ async def test_a_question_id_says_nothing_of_the_questions_before_it(session, ap
     world = await w.build(session)
     tender = await world.published()
     for bidder in world.bidders[:2]:
-        await tendering.ask_clarification(
+        await tenders.ask_clarification(
             session=session, actor=bidder, tender_id=tender.id, question="Sundays?"
         )
     await session.commit()

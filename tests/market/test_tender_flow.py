@@ -4,38 +4,38 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from contracts import service as contracts
+from contracts import lifecycle
 from contracts.models import Contract, ContractKpi
+from market import awards, bids, tenders
 from market import models as m
-from market import tendering
 from tests.market import world as w
 
 
 async def test_draft_to_contract(session):
     world = await w.build(session)
     tender = await world.draft()
-    kpis = await tendering.kpis_of(session, [tender.id])
+    kpis = await tenders.kpis_of(session, [tender.id])
     assert [k.name for k in kpis] == ["按时上门率", "服务完成率", "有效投诉率"]
     assert (tender.satisfaction_weight, tender.kpi_weight, tender.audit_weight) == (0.4, 0.4, 0.2)
     assert [t["tier"] for t in tender.payment_tiers] == ["A", "B", "C", "D", "E"]
 
-    await tendering.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
+    await tenders.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
     for i, price in enumerate(["100.00", "95.00", "90.00", "105.00"]):
         await world.bid(tender, i, price)
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bids.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     assert tender.status == m.TenderStatus.EVALUATING
     assert len(tender.opening_record) == 4
 
     await world.declare_all(tender)
     await world.score_all(tender, {0: [80, 82, 84], 1: [90, 88, 86], 2: [70, 72, 74], 3: [95, 95, 95]})
-    await tendering.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
+    await awards.recommend_award(session=session, actor=world.officer, tender_id=tender.id)
     assert tender.status == m.TenderStatus.AWARD_PENDING
     ranked = sorted(await world.bids(tender), key=lambda b: b.rank)
     assert tender.recommended_bid_id == ranked[0].id
 
     await world.past_challenge(tender)
-    contract = await contracts.finalize_award(session=session, actor=world.officer, tender_id=tender.id)
+    contract = await lifecycle.finalize_award(session=session, actor=world.officer, tender_id=tender.id)
     await session.commit()
     assert tender.status == m.TenderStatus.AWARDED
     winner = ranked[0]

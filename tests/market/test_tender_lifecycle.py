@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from core.api import encode_id
 from core.errors import DomainError, ErrorCode
+from market import bids, catalogue, tenders
 from market import models as m
-from market import service, tendering
 from tests import factories
 from tests.market import world as w
 
@@ -22,10 +22,10 @@ async def test_a_draft_copies_the_package_defaults_and_can_override_them(session
     world = await w.build(session)
     tender = await world.draft()
     assert (tender.status, tender.version, tender.min_valid_bids) == (m.TenderStatus.DRAFT, 1, 3)
-    assert tender.payment_tiers == tendering.DEFAULT_PAYMENT_TIERS and tender.holdback_rate == 0.10
-    kpis = [service.KpiSpec("满意度", "%", 90, m.KpiDirection.HIGHER_IS_BETTER, 1.0, m.KpiSource.AUDIT)]
+    assert tender.payment_tiers == tenders.DEFAULT_PAYMENT_TIERS and tender.holdback_rate == 0.10
+    kpis = [catalogue.KpiSpec("满意度", "%", 90, m.KpiDirection.HIGHER_IS_BETTER, 1.0, m.KpiSource.AUDIT)]
     custom = await world.draft(kpis=kpis, satisfaction_weight=0.5, kpi_weight=0.3, audit_weight=0.2)
-    assert [k.name for k in await tendering.kpis_of(session, [custom.id])] == ["满意度"]
+    assert [k.name for k in await tenders.kpis_of(session, [custom.id])] == ["满意度"]
     assert (custom.satisfaction_weight, custom.kpi_weight) == (0.5, 0.3)
 
 
@@ -64,7 +64,7 @@ async def test_references_are_checked(session):
     with pytest.raises(DomainError) as refused:
         await world.draft(evaluator_ids=[world.bidders[0].user_id])  # a provider cannot evaluate
     assert _problems(refused) == {(ErrorCode.NOT_FOUND, ("input", "evaluatorIds", "0"))}
-    await service.revise_service_package(
+    await catalogue.revise_service_package(
         session=session, actor=factories.ADMIN, package_id=world.package.id, changes={"name": "v2"}
     )
     with pytest.raises(DomainError) as superseded:
@@ -75,20 +75,20 @@ async def test_references_are_checked(session):
 async def test_a_draft_is_edited_until_published(session):
     world = await w.build(session)
     tender = await world.draft()
-    await tendering.update_tender(
+    await tenders.update_tender(
         session=session, actor=world.officer, tender_id=tender.id,
         changes={"quantity": 800, "required_qualifications": ["甲", "乙", "甲"]},
     )  # fmt: skip
     assert (tender.quantity, tender.required_qualifications) == (800, ["甲", "乙"])
-    await tendering.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
+    await tenders.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
     assert tender.published_at is not None
     with pytest.raises(DomainError) as refused:
-        await tendering.update_tender(
+        await tenders.update_tender(
             session=session, actor=world.officer, tender_id=tender.id, changes={"quantity": 1}
         )
     assert _problems(refused) == {(ErrorCode.INVALID_STATE, None)}
     with pytest.raises(DomainError) as twice:
-        await tendering.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
+        await tenders.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
     assert _problems(twice) == {(ErrorCode.INVALID_STATE, None)}
 
 
@@ -97,7 +97,7 @@ async def test_a_draft_whose_deadline_passed_cannot_be_published(session):
     tender = await world.draft()
     await world.past_deadline(tender)
     with pytest.raises(DomainError) as refused:
-        await tendering.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
+        await tenders.publish_tender(session=session, actor=world.officer, tender_id=tender.id)
     assert (ErrorCode.INVALID, ("input", "bidDeadline")) in _problems(refused)
 
 
@@ -108,7 +108,7 @@ async def test_an_amendment_is_public_moves_the_deadline_and_requires_reconfirma
         await world.bid(tender, i, "100.00")
     await world.advance(10 * w.DAY)  # 10 of the 20 days have passed
     amended_at = await world.now()
-    await tendering.amend_tender(
+    await tenders.amend_tender(
         session=session, actor=world.officer, tender_id=tender.id, reason="价格上限调整",
         changes={"max_unit_price": Decimal("105.00")},
     )  # fmt: skip
@@ -121,12 +121,10 @@ async def test_an_amendment_is_public_moves_the_deadline_and_requires_reconfirma
     assert "bidDeadline" in changes
 
     # Bidder 0 re-confirms, bidder 1 amends its price, bidder 2 does nothing.
-    await tendering.confirm_bid(
-        session=session, actor=world.bidders[0], bid_id=(await world.bids(tender))[0].id
-    )
+    await bids.confirm_bid(session=session, actor=world.bidders[0], bid_id=(await world.bids(tender))[0].id)
     await world.bid(tender, 1, "99.00")
     await world.past_deadline(tender)
-    await tendering.open_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await bids.open_bids(session=session, actor=world.officer, tender_id=tender.id)
     status = [(b.status, b.invalid_reason) for b in await world.bids(tender)]
     assert status == [
         (m.BidStatus.VALID, None),
@@ -140,12 +138,12 @@ async def test_a_confirmation_above_a_lowered_ceiling_is_refused(session):
     world = await w.build(session)
     tender = await world.published()
     bid = (await world.bid(tender, 0, "108.00")).bid
-    await tendering.amend_tender(
+    await tenders.amend_tender(
         session=session, actor=world.officer, tender_id=tender.id, reason="budget",
         changes={"max_unit_price": Decimal("105.00")},
     )  # fmt: skip
     with pytest.raises(DomainError) as refused:
-        await tendering.confirm_bid(session=session, actor=world.bidders[0], bid_id=bid.id)
+        await bids.confirm_bid(session=session, actor=world.bidders[0], bid_id=bid.id)
     assert refused.value.problems[0].code == ErrorCode.PRICE_ABOVE_CEILING
 
 
@@ -153,18 +151,18 @@ async def test_amendments_need_a_change_a_reason_and_a_running_tender(session):
     world = await w.build(session)
     tender = await world.published()
     with pytest.raises(DomainError) as nothing:
-        await tendering.amend_tender(
+        await tenders.amend_tender(
             session=session, actor=world.officer, tender_id=tender.id, reason="x", changes={}
         )
     assert nothing.value.problems[0].code == ErrorCode.INVALID
     with pytest.raises(DomainError) as no_reason:
-        await tendering.amend_tender(
+        await tenders.amend_tender(
             session=session, actor=world.officer, tender_id=tender.id, reason=" ", changes={"title": "t"}
         )
     assert _problems(no_reason) == {(ErrorCode.INVALID, ("reason",))}
     await world.past_deadline(tender)
     with pytest.raises(DomainError) as late:
-        await tendering.amend_tender(
+        await tenders.amend_tender(
             session=session, actor=world.officer, tender_id=tender.id, reason="x", changes={"title": "t"}
         )
     assert late.value.problems[0].code == ErrorCode.DEADLINE_PASSED
@@ -182,13 +180,13 @@ CLARIFICATIONS = "query($id: ID!) { node(id: $id) { ... on Tender { clarificatio
 async def test_answers_are_public_to_all_bidders_and_questions_private_until_answered(session, api):
     world = await w.build(session)
     tender = await world.published()
-    asked = await tendering.ask_clarification(
+    asked = await tenders.ask_clarification(
         session=session, actor=world.bidders[0], tender_id=tender.id, question="周末是否需要上门?"
     )
-    await tendering.ask_clarification(
+    await tenders.ask_clarification(
         session=session, actor=world.bidders[1], tender_id=tender.id, question="Unanswered question"
     )
-    await tendering.answer_clarification(
+    await tenders.answer_clarification(
         session=session, actor=world.officer, clarification_id=asked.id, answer="是, 周末同样提供服务。"
     )
     await session.commit()
@@ -207,15 +205,59 @@ async def test_answers_are_public_to_all_bidders_and_questions_private_until_ans
     assert await seen_by("other_officer") == [answered]
     # Only the officers of the tender answer, once.
     with pytest.raises(DomainError) as other:
-        await tendering.answer_clarification(
+        await tenders.answer_clarification(
             session=session, actor=world.other_officer, clarification_id=asked.id, answer="x"
         )
     assert other.value.problems[0].code == ErrorCode.PERMISSION_DENIED
     with pytest.raises(DomainError) as twice:
-        await tendering.answer_clarification(
+        await tenders.answer_clarification(
             session=session, actor=world.officer, clarification_id=asked.id, answer="y"
         )
     assert twice.value.problems[0].code == ErrorCode.INVALID_STATE
+
+
+CLARIFICATION = "query($id: ID!) { node(id: $id) { id ... on Clarification { question answer } } }"
+
+
+async def test_a_question_is_a_node_under_the_same_rule_as_the_tenders_list(session, api):
+    # Given an answered question and an unanswered one, asked by two bidders
+    world = await w.build(session)
+    tender = await world.published()
+    answered = await tenders.ask_clarification(
+        session=session, actor=world.bidders[0], tender_id=tender.id, question="Weekends?"
+    )
+    await tenders.answer_clarification(
+        session=session, actor=world.officer, clarification_id=answered.id, answer="Yes"
+    )
+    unanswered = await tenders.ask_clarification(
+        session=session, actor=world.bidders[1], tender_id=tender.id, question="Nights?"
+    )
+    await session.commit()
+    ids = {
+        "answered": encode_id("Clarification", answered.id),
+        "unanswered": encode_id("Clarification", unanswered.id),
+    }
+
+    async def node(key, question):
+        token = await api.login(world.users[key].email, factories.PASSWORD) if key else None
+        return (await api(CLARIFICATION, {"id": ids[question]}, token=token))["node"]
+
+    # When each caller asks for each question by its ID, then the answered one is public
+    for key in (None, "bidder2", "other_officer", "evaluator0", "bidder1"):
+        assert await node(key, "answered") == {
+            "id": ids["answered"],
+            "question": "Weekends?",
+            "answer": "Yes",
+        }
+    # And the unanswered one is seen only by its asker and the tender's officers
+    for key in ("bidder1", "officer"):
+        assert await node(key, "unanswered") == {
+            "id": ids["unanswered"],
+            "question": "Nights?",
+            "answer": None,
+        }
+    for key in (None, "bidder0", "bidder2", "other_officer", "evaluator0"):
+        assert await node(key, "unanswered") is None, key
 
 
 async def test_questions_close_with_the_deadline(session):
@@ -223,7 +265,7 @@ async def test_questions_close_with_the_deadline(session):
     tender = await world.published()
     await world.past_deadline(tender)
     with pytest.raises(DomainError) as late:
-        await tendering.ask_clarification(
+        await tenders.ask_clarification(
             session=session, actor=world.bidders[0], tender_id=tender.id, question="?"
         )
     assert late.value.problems[0].code == ErrorCode.DEADLINE_PASSED

@@ -5,10 +5,10 @@ from typing import Any
 
 import pytest
 
-from contracts import service as contracts
+from contracts import lifecycle as contracts
 from core.api import encode_id
 from core.auth import Role
-from market import tendering
+from market import awards, challenges, evaluation, tenders
 from tests import factories
 from tests.market import world as w
 
@@ -63,7 +63,7 @@ async def _published(world):
 
 async def _question(world):
     tender = await world.published()
-    clarification = await tendering.ask_clarification(
+    clarification = await tenders.ask_clarification(
         session=world.session, actor=world.bidders[1], tender_id=tender.id, question="Weekend visits?"
     )
     return {"id": encode_id("Clarification", clarification.id)}
@@ -114,7 +114,7 @@ async def _justify(world):
 async def _decide(world):
     tender = await _opened(world)
     low = next(b for b in await world.bids(tender) if b.abnormally_low)
-    await tendering.justify_bid(
+    await evaluation.justify_bid(
         session=world.session, actor=world.bidders[3], bid_id=low.id, text="Volunteers."
     )
     return {"bidId": _bid_id(low), "accept": True}
@@ -133,7 +133,7 @@ async def _rank(world):
 
 async def _recommended(world):
     tender = await _scored(world)
-    await tendering.recommend_award(session=world.session, actor=world.officer, tender_id=tender.id)
+    await awards.recommend_award(session=world.session, actor=world.officer, tender_id=tender.id)
     return tender
 
 
@@ -143,7 +143,7 @@ async def _challenge(world):
 
 async def _decide_challenge(world):
     tender = await _recommended(world)
-    challenge = await tendering.file_challenge(
+    challenge = await challenges.file_challenge(
         session=world.session, actor=world.bidders[1], tender_id=tender.id, reason="The winner lacks staff."
     )
     return {

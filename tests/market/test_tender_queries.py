@@ -6,7 +6,7 @@ import pytest
 
 from core.api import encode_id
 from core.auth import Role
-from market import tendering
+from market import awards, bids, evaluation, tenders
 from tests import factories
 from tests.market import world as w
 
@@ -35,16 +35,17 @@ async def _opened_tenders(world: w.World, count: int) -> list:
             await world.bid(tender, bidder, f"{90 + bidder}.{i:02d}")
     await world.past_deadline(tenders[0])  # one deadline for all: the clock moves once
     for i, tender in enumerate(tenders):
-        await tendering.open_bids(session=world.session, actor=world.officer, tender_id=tender.id)
+        await bids.open_bids(session=world.session, actor=world.officer, tender_id=tender.id)
         if i % 4 == 3:
             await world.declare_all(tender)
             bidders = range(3 + i % 2)
             await world.score_all(tender, {b: [70.0 + b, 75.0, 80.0] for b in bidders})
-            await tendering.recommend_award(session=world.session, actor=world.officer, tender_id=tender.id)
+            await awards.recommend_award(session=world.session, actor=world.officer, tender_id=tender.id)
     await world.session.commit()
     return tenders
 
 
+@pytest.mark.uncached
 @pytest.mark.parametrize("caller", ["officer", "bidder0"])
 async def test_a_page_of_tenders_runs_as_many_statements_for_3_as_for_12(caller, session, api, statements):
     # Given 12 opened tenders with their bids, some with an award, readable by the caller
@@ -72,6 +73,38 @@ async def test_a_page_of_tenders_runs_as_many_statements_for_3_as_for_12(caller,
     # own bids, then the bids; the tenders come from the session's identity map), providers,
     # qualifications.
     assert counts[12] == 13, counts
+
+
+PANEL = (
+    "query($id: ID!) { node(id: $id) { ... on Tender { panel { evaluator { email } declared removed } } } }"
+)
+
+
+async def test_only_the_tenders_officers_see_its_panel(session, api):
+    # Given an opened tender whose first evaluator declared a conflict and whose second declared none
+    world = await w.build(session)
+    tender = await world.opened(["100.00", "95.00", "90.00"])
+    await evaluation.declare_conflicts(
+        session=session, actor=world.evaluators[0], tender_id=tender.id, provider_ids=[world.providers[1].id]
+    )
+    await evaluation.declare_conflicts(
+        session=session, actor=world.evaluators[1], tender_id=tender.id, provider_ids=[]
+    )
+    await session.commit()
+
+    async def panel(key):
+        token = await api.login(world.users[key].email, factories.PASSWORD) if key else None
+        seats = (await api(PANEL, {"id": encode_id("Tender", tender.id)}, token=token))["node"]["panel"]
+        return sorted((s["evaluator"]["email"], s["declared"], s["removed"]) for s in seats)
+
+    # When the tender's officer reads the panel, then every seat is there with its declaration
+    emails = [world.users[f"evaluator{i}"].email for i in range(3)]
+    assert await panel("officer") == sorted(
+        [(emails[0], True, True), (emails[1], True, False), (emails[2], False, False)]
+    )
+    # And nobody else sees it: the panel itself, another department's officer, a bidder, the public
+    for key in ("evaluator0", "other_officer", "bidder0", None):
+        assert await panel(key) == [], key
 
 
 # ---------------------------------------------------------------- filters, drafts, order, pages
@@ -103,10 +136,10 @@ async def _market(session, api):
     made["cancelled"] = await world.published(
         title="cancelled", region_id=region_b.id, package_id=package_b.id
     )
-    await tendering.cancel_tender(
+    await tenders.cancel_tender(
         session=session, actor=world.officer, tender_id=made["cancelled"].id, reason="Budget cut"
     )
-    made["other-draft"] = await tendering.create_tender(
+    made["other-draft"] = await tenders.create_tender(
         session=session, actor=world.other_officer, terms=world.terms(title="other-draft")
     )
     made["evaluating"] = await world.opened(["100.00", "98.00", "96.00"], title="evaluating")

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 from core import clock
 from core.auth import Actor, Role
+from market import accounts, bids, evaluation, tenders
 from market import models as m
-from market import service, tendering
 from tests import factories
 
 QUALIFICATION = "养老机构设立许可"
@@ -37,7 +37,7 @@ class World:
         await clock.advance(self.session, int(seconds))
         await self.session.commit()
 
-    def terms(self, **overrides) -> tendering.TenderTerms:
+    def terms(self, **overrides) -> tenders.TenderTerms:
         values = dict(
             package_id=self.package.id,
             region_id=self.region.id,
@@ -55,20 +55,20 @@ class World:
             required_qualifications=[QUALIFICATION],
         )
         values.update(overrides)
-        return tendering.TenderTerms(**values)
+        return tenders.TenderTerms(**values)
 
     async def draft(self, **overrides) -> m.Tender:
-        return await tendering.create_tender(
+        return await tenders.create_tender(
             session=self.session, actor=self.officer, terms=self.terms(**overrides)
         )
 
     async def published(self, **overrides) -> m.Tender:
         tender = await self.draft(**overrides)
-        return await tendering.publish_tender(session=self.session, actor=self.officer, tender_id=tender.id)
+        return await tenders.publish_tender(session=self.session, actor=self.officer, tender_id=tender.id)
 
-    async def bid(self, tender: m.Tender, bidder: int, price: str, **kwargs) -> tendering.Submission:
+    async def bid(self, tender: m.Tender, bidder: int, price: str, **kwargs) -> bids.Submission:
         """A bid, committed as its mutation would be."""
-        submission = await tendering.submit_bid(
+        submission = await bids.submit_bid(
             session=self.session,
             actor=self.bidders[bidder],
             tender_id=tender.id,
@@ -92,11 +92,11 @@ class World:
         for i, price in enumerate(prices):
             await self.bid(tender, i, price)
         await self.past_deadline(tender)
-        return await tendering.open_bids(session=self.session, actor=self.officer, tender_id=tender.id)
+        return await bids.open_bids(session=self.session, actor=self.officer, tender_id=tender.id)
 
     async def declare_all(self, tender: m.Tender) -> None:
         for evaluator in self.evaluators:
-            await tendering.declare_conflicts(
+            await evaluation.declare_conflicts(
                 session=self.session, actor=evaluator, tender_id=tender.id, provider_ids=[]
             )
 
@@ -106,7 +106,7 @@ class World:
         for bidder, per_evaluator in scores.items():
             bid = bids[self.providers[bidder].id]
             for evaluator, value in zip(self.evaluators, per_evaluator, strict=True):
-                await tendering.score_bid(session=self.session, actor=evaluator, bid_id=bid.id, score=value)
+                await evaluation.score_bid(session=self.session, actor=evaluator, bid_id=bid.id, score=value)
 
     async def bids(self, tender: m.Tender) -> list[m.Bid]:
         from sqlalchemy import select
@@ -153,11 +153,11 @@ async def build(session, *, bidders: int = 4, acting: m.User | None = None) -> W
     package = await factories.package(session)
     world = World(
         session=session,
-        officer=service.actor_of(officer),
-        other_officer=service.actor_of(other_officer),
-        evaluators=[service.actor_of(e) for e in evaluators],
+        officer=accounts.actor_of(officer),
+        other_officer=accounts.actor_of(other_officer),
+        evaluators=[accounts.actor_of(e) for e in evaluators],
         providers=providers,
-        bidders=[service.actor_of(u) for u in provider_users],
+        bidders=[accounts.actor_of(u) for u in provider_users],
         package=package,
         region=region,
         users={"officer": officer, "other_officer": other_officer}

@@ -4,13 +4,13 @@ each state (DRAFT to AWARDED, UNSUCCESSFUL, CANCELLED), and the awarded tender's
 delivery: its audit firm, ten weeks of visits with the residents' ratings, a dispute, complaints
 in each state and light, and the audit of its first period with an appeal.
 
-Everything is built through the services (`market.service`, `market.tendering`,
-`contracts.service`), by the platform operator, the demo accounts and the residents' link
-tokens, so the demo obeys the same rules as real data. The histories are back-filled: the
-session's clock is pinned to each step's moment (`core.clock.pin`), days before loading. The
-residents' texts are then sent through a silent backend, so that the database keeps no phone
-number or link token in clear. The organisations and phone numbers are fictional; the Unified
-Social Credit Codes (统一社会信用代码) are made up but carry correct check digits.
+Everything is built through the domains' services, by the platform operator, the demo accounts
+and the residents' link tokens, so the demo obeys the same rules as real data. The histories
+are back-filled: the session's clock is pinned to each step's moment (`core.clock.pin`), days
+before loading. The residents' texts are then sent through a silent backend, so that the
+database keeps no phone number or link token in clear. The organisations and phone numbers are
+fictional; the Unified Social Credit Codes (统一社会信用代码) are made up but carry correct check
+digits.
 ACCOUNTS is the table the README prints: change one, change the other.
 """
 
@@ -26,12 +26,13 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from contracts import service as contracts
+from contracts import audits, complaints, deliveries, lifecycle, outbox, ratings
 from contracts.models import AuditCheck, Contract, Severity
 from core import clock
 from core.auth import Actor, Role
 from core.settings import get_settings
-from market import service, tendering
+from market import accounts, awards, bids, catalogue, challenges, directory, evaluation, providers, tenders
+from market.catalogue import KpiSpec, PackageSpec
 from market.models import (
     ChallengeDecision,
     KpiDirection,
@@ -43,7 +44,6 @@ from market.models import (
     TenderStatus,
     User,
 )
-from market.service import KpiSpec, PackageSpec
 
 OPERATOR = Actor(user_id=None, role=Role.ADMIN)
 
@@ -864,18 +864,18 @@ class _TenderStory:
         t, at = self.t, self.history.at
         at(t.drafted, self.draft)
         if t.published:
-            at(t.published, partial(self.as_officer, tendering.publish_tender))
+            at(t.published, partial(self.as_officer, tenders.publish_tender))
         for i, q in enumerate(t.questions):
             at(q.asked, partial(self.ask, i, q))
             at(q.answered, partial(self.answer, i, q))
         for b in t.bids:
             at(b.at, partial(self.bid, b))
         if t.opened:
-            at(t.opened, partial(self.as_officer, tendering.open_bids))
+            at(t.opened, partial(self.as_officer, bids.open_bids))
         for e in t.evaluations:
             at(e.at, partial(self.evaluate, e))
         if t.recommended:
-            at(t.recommended, partial(self.as_officer, tendering.recommend_award))
+            at(t.recommended, partial(self.as_officer, awards.recommend_award))
         for i, c in enumerate(t.challenges):
             at(c.filed, partial(self.challenge, i, c))
             at(c.decided, partial(self.decide, i, c))
@@ -883,7 +883,7 @@ class _TenderStory:
             at(t.finalized, self.finalize)
         if t.cancelled:
             when, reason = t.cancelled
-            at(when, partial(self.as_officer, tendering.cancel_tender, reason=reason))
+            at(when, partial(self.as_officer, tenders.cancel_tender, reason=reason))
 
     @property
     def officer(self) -> Actor:
@@ -896,7 +896,7 @@ class _TenderStory:
     async def draft(self) -> None:
         t, loaded = self.t, self.loaded
         start = _start_date(t, self.history.today)
-        terms = tendering.TenderTerms(
+        terms = tenders.TenderTerms(
             package_id=loaded.packages[t.package],
             region_id=loaded.regions[t.region],
             title=t.title.format(year=start.year),
@@ -913,7 +913,7 @@ class _TenderStory:
             min_valid_bids=t.min_valid_bids,
             required_qualifications=list(t.required),
         )
-        tender = await tendering.create_tender(session=self.session, actor=self.officer, terms=terms)
+        tender = await tenders.create_tender(session=self.session, actor=self.officer, terms=terms)
         loaded.tenders[self.index] = tender
 
     async def as_officer(self, action, **kwargs) -> None:
@@ -921,7 +921,7 @@ class _TenderStory:
         await action(session=self.session, actor=self.officer, tender_id=self.tender_id, **kwargs)
 
     async def ask(self, i: int, q: DemoQuestion) -> None:
-        clarification = await tendering.ask_clarification(
+        clarification = await tenders.ask_clarification(
             session=self.session,
             actor=self.loaded.actors[q.provider],
             tender_id=self.tender_id,
@@ -930,7 +930,7 @@ class _TenderStory:
         self.loaded.asked[self.index, i] = clarification.id
 
     async def answer(self, i: int, q: DemoQuestion) -> None:
-        await tendering.answer_clarification(
+        await tenders.answer_clarification(
             session=self.session,
             actor=self.officer,
             clarification_id=self.loaded.asked[self.index, i],
@@ -938,7 +938,7 @@ class _TenderStory:
         )
 
     async def bid(self, b: DemoBid) -> None:
-        submission = await tendering.submit_bid(
+        submission = await bids.submit_bid(
             session=self.session,
             actor=self.loaded.actors[b.provider],
             tender_id=self.tender_id,
@@ -950,15 +950,15 @@ class _TenderStory:
 
     async def evaluate(self, e: DemoEvaluation) -> None:
         evaluator = self.loaded.actors[e.evaluator]
-        await tendering.declare_conflicts(
+        await evaluation.declare_conflicts(
             session=self.session, actor=evaluator, tender_id=self.tender_id, provider_ids=[]
         )
         for bidder, score in e.scores.items():
             bid_id = self.loaded.bids[self.index, bidder]
-            await tendering.score_bid(session=self.session, actor=evaluator, bid_id=bid_id, score=score)
+            await evaluation.score_bid(session=self.session, actor=evaluator, bid_id=bid_id, score=score)
 
     async def challenge(self, i: int, c: DemoChallenge) -> None:
-        challenge = await tendering.file_challenge(
+        challenge = await challenges.file_challenge(
             session=self.session,
             actor=self.loaded.actors[c.provider],
             tender_id=self.tender_id,
@@ -967,7 +967,7 @@ class _TenderStory:
         self.loaded.challenged[self.index, i] = challenge.id
 
     async def decide(self, i: int, c: DemoChallenge) -> None:
-        await tendering.decide_challenge(
+        await challenges.decide_challenge(
             session=self.session,
             actor=self.officer,
             challenge_id=self.loaded.challenged[self.index, i],
@@ -976,7 +976,7 @@ class _TenderStory:
         )
 
     async def finalize(self) -> None:
-        contract = await contracts.finalize_award(
+        contract = await lifecycle.finalize_award(
             session=self.session, actor=self.officer, tender_id=self.tender_id
         )
         self.loaded.contracts[self.index] = contract
@@ -1017,7 +1017,7 @@ class _ContractStory:
                 at(c.closed[0], partial(self.close, i, *c.closed[1:]))
 
         start = _start_date(self.t, self.history.today)
-        first = contracts.periods(start_date=start, count=self.t.periods, months=self.t.period_months)[0]
+        first = lifecycle.periods(start_date=start, count=self.t.periods, months=self.t.period_months)[0]
         end = (first.ends_on - self.history.today).days
 
         def day(name: str, time: str) -> When:
@@ -1049,7 +1049,7 @@ class _ContractStory:
         return next(a for a in self.loaded.actors.values() if a.role == Role.AUDITOR)
 
     async def assign_audit_firm(self) -> None:
-        await contracts.assign_audit_firm(
+        await lifecycle.assign_audit_firm(
             session=self.session,
             actor=self.officer,
             contract_id=self.contract_id,
@@ -1057,7 +1057,7 @@ class _ContractStory:
         )
 
     async def register_staff_phones(self) -> None:
-        await contracts.register_staff_phones(
+        await ratings.register_staff_phones(
             session=self.session,
             actor=self.provider,
             provider_id=self.provider.provider_id,
@@ -1065,7 +1065,7 @@ class _ContractStory:
         )
 
     async def deliver(self, d: DemoDelivery) -> None:
-        recorded = await contracts.record_delivery(
+        recorded = await deliveries.record_delivery(
             session=self.session,
             actor=self.provider,
             contract_id=self.contract_id,
@@ -1074,19 +1074,19 @@ class _ContractStory:
             resident_phone=d.phone,
         )
         self.delivery_ids[d.day] = recorded.delivery.id
-        self.tokens[d.day] = _LINK_TOKEN.search(contracts.unseal(recorded.notification).body).group(1)
+        self.tokens[d.day] = _LINK_TOKEN.search(outbox.unseal(recorded.notification).body).group(1)
 
     async def rate(self, d: DemoDelivery) -> None:
         r = d.rating
-        stars = contracts.Stars(r.stars, r.timeliness, r.attitude, r.professionalism, r.comment)
-        await contracts.rate_delivery(session=self.session, token=self.tokens[d.day], rating=stars)
+        stars = ratings.Stars(r.stars, r.timeliness, r.attitude, r.professionalism, r.comment)
+        await ratings.rate_delivery(session=self.session, token=self.tokens[d.day], rating=stars)
 
     async def dispute(self, d: DemoDelivery) -> None:
-        await contracts.dispute_delivery(session=self.session, token=self.tokens[d.day], reason=d.disputed)
+        await deliveries.dispute_delivery(session=self.session, token=self.tokens[d.day], reason=d.disputed)
 
     async def complain(self, i: int, c: DemoComplaint) -> None:
         if c.hotline:
-            complaint = await contracts.file_complaint_for_resident(
+            complaint = await complaints.file_complaint_for_resident(
                 session=self.session,
                 actor=self.officer,
                 delivery_id=self.delivery_ids[c.delivery_day],
@@ -1094,18 +1094,18 @@ class _ContractStory:
                 text=c.text,
             )
         else:
-            complaint = await contracts.file_complaint(
+            complaint = await complaints.file_complaint(
                 session=self.session, token=self.tokens[c.delivery_day], category=c.category, text=c.text
             )
         self.complaint_ids[i] = complaint.id
 
     async def respond(self, i: int, text: str) -> None:
-        await contracts.respond_complaint(
+        await complaints.respond_complaint(
             session=self.session, actor=self.provider, complaint_id=self.complaint_ids[i], text=text
         )
 
     async def close(self, i: int, note: str, substantiated: bool | None) -> None:
-        await contracts.close_complaint(
+        await complaints.close_complaint(
             session=self.session,
             actor=self.officer,
             complaint_id=self.complaint_ids[i],
@@ -1115,14 +1115,14 @@ class _ContractStory:
         )
 
     async def create_audit(self) -> None:
-        audit = await contracts.create_audit(
+        audit = await audits.create_audit(
             session=self.session, actor=self.auditor, contract_id=self.contract_id, period_index=1
         )
         await self.session.flush()
         self.audit_id = audit.id
-        for kpi in await contracts.contract_kpis(self.session, [self.contract_id]):
+        for kpi in await lifecycle.contract_kpis(self.session, [self.contract_id]):
             if kpi.source == KpiSource.AUDIT:
-                await contracts.record_kpi_value(
+                await audits.record_kpi_value(
                     session=self.session,
                     actor=self.auditor,
                     audit_id=audit.id,
@@ -1132,8 +1132,8 @@ class _ContractStory:
 
     async def check(self) -> None:
         for c in AUDIT_CHECKS:
-            spec = contracts.CheckSpec(c.item, c.passed, c.weight, c.severity, c.note, c.evidence)
-            await contracts.add_audit_check(
+            spec = audits.CheckSpec(c.item, c.passed, c.weight, c.severity, c.note, c.evidence)
+            await audits.add_audit_check(
                 session=self.session, actor=self.auditor, audit_id=self.audit_id, check=spec
             )
         await self.session.flush()
@@ -1143,7 +1143,7 @@ class _ContractStory:
             )
         ).all()
         self.check_ids = dict(enumerate(rows))
-        await contracts.mark_delivery_false(
+        await audits.mark_delivery_false(
             session=self.session,
             actor=self.auditor,
             audit_id=self.audit_id,
@@ -1151,11 +1151,11 @@ class _ContractStory:
         )
 
     async def submit_audit(self) -> None:
-        await contracts.submit_audit(session=self.session, actor=self.auditor, audit_id=self.audit_id)
+        await audits.submit_audit(session=self.session, actor=self.auditor, audit_id=self.audit_id)
 
     async def appeal(self) -> None:
         appealed = [self.check_ids[i] for i, c in enumerate(AUDIT_CHECKS) if c.appeal]
-        appeal = await contracts.appeal_audit(
+        appeal = await audits.appeal_audit(
             session=self.session,
             actor=self.provider,
             audit_id=self.audit_id,
@@ -1167,11 +1167,11 @@ class _ContractStory:
 
     async def decide_appeal(self) -> None:
         decisions = [
-            contracts.ItemDecision(self.check_ids[i], upheld=c.appeal[0], note=c.appeal[1])
+            audits.ItemDecision(self.check_ids[i], upheld=c.appeal[0], note=c.appeal[1])
             for i, c in enumerate(AUDIT_CHECKS)
             if c.appeal
         ]
-        await contracts.decide_appeal(
+        await audits.decide_appeal(
             session=self.session, actor=self.officer, appeal_id=self.appeal_id, decisions=decisions
         )
 
@@ -1201,7 +1201,7 @@ async def load(session: AsyncSession) -> str:
         if reached != t.status:
             raise RuntimeError(f"demo tender {index} ended {reached.value}, not {t.status.value}")
     # The residents' texts: sent, they keep neither the phone number nor the link's token.
-    while (await contracts.send_notifications(session=session, backend=_Silent()))[0]:
+    while (await outbox.send_notifications(session=session, backend=_Silent()))[0]:
         pass
 
     ratings = sum(1 for d in DELIVERIES if d.rating)
@@ -1218,7 +1218,7 @@ async def load(session: AsyncSession) -> str:
 async def _base_data(session: AsyncSession, loaded: _Loaded) -> None:
     """Districts, departments, the audit firm, providers with their accounts, the other accounts, packages."""
     regions = {
-        r.code: await service.create_region(
+        r.code: await directory.create_region(
             session=session,
             actor=OPERATOR,
             code=r.code,
@@ -1231,11 +1231,11 @@ async def _base_data(session: AsyncSession, loaded: _Loaded) -> None:
     loaded.regions = {code: region.id for code, region in regions.items()}
     organisations: dict[str, dict[str, int]] = {"department_id": {}, "provider_id": {}, "audit_firm_id": {}}
     for name, region_code in DEPARTMENTS.items():
-        department = await service.create_department(
+        department = await directory.create_department(
             session=session, actor=OPERATOR, name=name, region_id=regions[region_code].id
         )
         organisations["department_id"][name] = department.id
-    firm = await service.create_audit_firm(
+    firm = await directory.create_audit_firm(
         session=session, actor=OPERATOR, name=AUDIT_FIRM_NAME, credit_code=AUDIT_FIRM_CREDIT_CODE
     )
     organisations["audit_firm_id"][firm.name] = firm.id
@@ -1245,7 +1245,7 @@ async def _base_data(session: AsyncSession, loaded: _Loaded) -> None:
     first_year = (await clock.now(session)).date().year - 1
     for p in PROVIDERS:
         account = provider_accounts[p.legal_name]
-        registration = await service.register_provider(
+        registration = await providers.register_provider(
             session=session,
             actor=OPERATOR,
             legal_name=p.legal_name,
@@ -1258,10 +1258,10 @@ async def _base_data(session: AsyncSession, loaded: _Loaded) -> None:
         )
         provider_id = registration.provider.id
         organisations["provider_id"][p.legal_name] = provider_id
-        loaded.actors[account.email] = service.actor_of(registration.user)
-        await service.approve_provider(session=session, actor=OPERATOR, provider_id=provider_id)
+        loaded.actors[account.email] = accounts.actor_of(registration.user)
+        await providers.approve_provider(session=session, actor=OPERATOR, provider_id=provider_id)
         for q in p.qualifications:
-            await service.add_qualification(
+            await providers.add_qualification(
                 session=session,
                 actor=OPERATOR,
                 provider_id=provider_id,
@@ -1279,7 +1279,7 @@ async def _base_data(session: AsyncSession, loaded: _Loaded) -> None:
             for key, by_name in organisations.items()
             if account.works_for in by_name
         }
-        user = await service.create_user(
+        user = await accounts.create_user(
             session=session,
             actor=OPERATOR,
             email=account.email,
@@ -1288,8 +1288,10 @@ async def _base_data(session: AsyncSession, loaded: _Loaded) -> None:
             role=account.role,
             **links,
         )
-        loaded.actors[account.email] = service.actor_of(user)
+        loaded.actors[account.email] = accounts.actor_of(user)
 
     for code, spec in PACKAGES.items():
-        package = await service.create_service_package(session=session, actor=OPERATOR, code=code, spec=spec)
+        package = await catalogue.create_service_package(
+            session=session, actor=OPERATOR, code=code, spec=spec
+        )
         loaded.packages[code] = package.id

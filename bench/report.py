@@ -4,7 +4,9 @@ from __future__ import annotations
 
 NAMES = {
     "public": "(1) public `tenders(first: 50)`",
+    "public-fresh": "(1′) public page, cache off",
     "page": "(2) officer's `tenders(first: 50)`",
+    "page-fresh": "(2′) officer's page, cache off",
     "node": "(3) one tender by `node(id:)`",
     "submit": "(4) `submitBid`",
     "rate": "(5) `rateDelivery`",
@@ -74,13 +76,19 @@ METHOD = """\
   department included; the opened bids the officer may see). Bare route (`POST /bare/tenders` with page
   size, department and user ids; no auth): three `SELECT`s (count, page joined with package and region,
   the visible bids of the page's opened tenders joined with their providers).
+- **(1′), (2′) the same pages, cache off.** (1) and (2) repeat one query while the data stays the same,
+  so after each worker's first answer GraphQL serves them from its response cache (`core/cache.py`; what
+  a disclosure platform's repeated public reads get). (1′) and (2′) send the same requests to
+  `/graphql-fresh`, the same app built with `RESPONSE_CACHE=0` on the same engine (bench.server): every
+  request executed, as the first read after a state change is; the bare routes are the same.
 - **(3) one tender by `node`.** Anonymous, cycling over the {node_tenders} tenders with questions: `node(id:
   $id) {{ ... on Tender {{ id title status version quantity periods periodMonths startDate maxUnitPrice
   bidDeadline minValidBids priceWeight qualityWeight recordWeight requiredQualifications paymentTiers {{ tier
   minScore payoutRate }} publishedAt package {{ id code version name unit standard minUnitPrice maxUnitPrice
   }} region {{ id code name }} clarifications {{ id question askedAt answer answeredAt }} }} }}` (anonymous
   callers see the 3 answered questions). Bare route (`POST /bare/tender` with the global ID): one `SELECT`
-  of the tender joined with package and region, one of its answered questions.
+  of the tender joined with package and region, one of its answered questions. After the first read of
+  each tender in a worker, GraphQL answers from its response cache, as in (1).
 - **(4) submitBid.** `mutation submitBid(input: {{tenderId, unitPrice, proposal}})` selecting `bid {{ id
   version unitPrice }} receipt {{ sha256 submittedAt }} errors {{ code message }}`, with the Bearer token of
   one of the {providers} provider accounts (each logged in once before timing). Per request the app reads the

@@ -630,5 +630,12 @@ def create_bench_app():
     probe_dir = Path(os.environ.get("BENCH_PROBE_DIR") or tempfile.mkdtemp(prefix="market-bench-probe-"))
     probe = Probe(engine, probe_dir)
     probe.listen_for_signals()
+    # The same API with the response cache off at /graphql-fresh: what a read costs when the data
+    # changed since it was last asked (the "fresh" scenarios), on the same engine.
+    fresh = application.create_app(
+        settings.model_copy(update={"response_cache": False}), create_sessionmaker(engine)
+    )
+    fresh_graphql = next(r for r in fresh.router.routes if getattr(r, "path", None) == "/graphql")
+    asgi.router.routes.append(Route("/graphql-fresh", fresh_graphql.endpoint, methods=["POST"]))
     asgi.router.routes.extend([*bare_routes(engine, settings.zone), *probe.routes()])
     return asgi

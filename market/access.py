@@ -210,10 +210,19 @@ def readable_bid(access: BidAccess, bid: Bid) -> ReadableBid | None:
 
 
 async def read_bid(
-    session: AsyncSession, actor: Actor | None, bid: Bid, *, field: Sequence[str] = ("id",)
+    session: AsyncSession,
+    actor: Actor | None,
+    bid: Bid,
+    *,
+    field: Sequence[str] = ("id",),
+    tender: Tender | None = None,
 ) -> ReadableBid:
-    """The bid as the caller reads it; NOT_FOUND when it is sealed to them (bid IDs cannot be probed)."""
-    tender = await session.get(Tender, bid.tender_id)
+    """The bid as the caller reads it; NOT_FOUND when it is sealed to them (bid IDs cannot be probed).
+
+    `tender`: the bid's tender when the caller holds it already.
+    """
+    if tender is None or tender.id != bid.tender_id:
+        tender = await session.get(Tender, bid.tender_id)
     view = readable_bid((await bid_access(session, actor, [tender]))[tender.id], bid)
     if view is None:
         raise DomainError(ErrorCode.NOT_FOUND, "no bid with this ID", field=field)

@@ -91,6 +91,7 @@ def _check_price(tender: Tender, package: ServicePackage, unit_price: Decimal) -
 class Submission:
     bid: Bid
     receipt: BidVersion
+    tender: Tender  # locked by the submission; kept so that reading the bid back needs no statement
 
 
 async def _new_version(
@@ -160,7 +161,7 @@ async def submit_bid(
     action = "bid.submitted" if before is None else "bid.amended"
     await journal.record(session, actor=actor, action=action, entity=bid, before=before)
     _refuse_after_deadline(session, tender.bid_deadline)
-    return Submission(bid=bid, receipt=receipt)
+    return Submission(bid=bid, receipt=receipt, tender=tender)
 
 
 async def confirm_bid(*, session: AsyncSession, actor: Actor, bid_id: int) -> Submission:
@@ -178,7 +179,7 @@ async def confirm_bid(*, session: AsyncSession, actor: Actor, bid_id: int) -> Su
     receipt = await _new_version(session, bid, tender, now=now, content=content)
     await journal.record(session, actor=actor, action="bid.confirmed", entity=bid, before=before)
     _refuse_after_deadline(session, tender.bid_deadline)
-    return Submission(bid=bid, receipt=receipt)
+    return Submission(bid=bid, receipt=receipt, tender=tender)
 
 
 async def withdraw_bid(*, session: AsyncSession, actor: Actor, bid_id: int) -> Bid:

@@ -341,7 +341,7 @@ async def _submitted(info: Info, submit: Action) -> BidPayload:
 
     async def action(session, actor):
         submission = await submit(session, actor)
-        return submission, await access.read_bid(session, actor, submission.bid)
+        return submission, await access.read_bid(session, actor, submission.bid, tender=submission.tender)
 
     return await mutate(info, BidPayload, action, _bid_with_receipt)
 

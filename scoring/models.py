@@ -65,6 +65,9 @@ class PeriodRollup(SQLModel, table=True):
     deliveries_recorded: int = 0
     verified_units: int = 0
     substantiated_complaints: int = 0
+    ratings_given: int = 0
+    """Every rating of the period's deliveries, flagged or of deliveries no longer verified included
+    (what `Contract.ratingsCount` shows); `ratings_count` is those that count for the score."""
     ratings_count: int = 0
     ratings_sum: int = 0
     stars_1: int = 0

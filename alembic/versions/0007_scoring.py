@@ -4,6 +4,8 @@ Revision ID: 0007_scoring
 Revises: 0006_complaint_category_codes
 Create Date: 2026-11-26 19:04:48.340315
 """
+import calendar
+import datetime as dt
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -53,6 +55,7 @@ def upgrade() -> None:
     sa.Column('deliveries_recorded', sa.Integer(), nullable=False),
     sa.Column('verified_units', sa.Integer(), nullable=False),
     sa.Column('substantiated_complaints', sa.Integer(), nullable=False),
+    sa.Column('ratings_given', sa.Integer(), nullable=False),
     sa.Column('ratings_count', sa.Integer(), nullable=False),
     sa.Column('ratings_sum', sa.Integer(), nullable=False),
     sa.Column('stars_1', sa.Integer(), nullable=False),
@@ -154,6 +157,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('payout_account', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True))
 
     # ### end Alembic commands ###
+    _backfill_period_rollups()
 
 
 def downgrade() -> None:
@@ -187,3 +191,109 @@ def downgrade() -> None:
 
     op.drop_table('certificate')
     # ### end Alembic commands ###
+
+
+# ---------------------------------------------------------------- rollups of the contracts made before
+#
+# One row per period of every existing contract, its evidence counted set-based from the rows. The
+# period arithmetic is contracts/lifecycle.py's `periods` as of this revision, copied so that the
+# migration keeps meaning what it meant when the code moves on.
+
+_contract = sa.table(
+    'contract',
+    sa.column('id', sa.Integer),
+    sa.column('package_id', sa.Integer),
+    sa.column('start_date', sa.Date),
+    sa.column('periods', sa.Integer),
+    sa.column('period_months', sa.Integer),
+)
+_rollup = sa.table(
+    'period_rollup',
+    *(sa.column(name, sa.Integer) for name in (
+        'contract_id', 'period_index', 'package_id', 'deliveries_recorded', 'verified_units',
+        'substantiated_complaints', 'ratings_given', 'ratings_count', 'ratings_sum',
+        'stars_1', 'stars_2', 'stars_3', 'stars_4', 'stars_5',
+    )),
+    sa.column('starts_on', sa.Date),
+    sa.column('ends_on', sa.Date),
+)
+_delivery = sa.table(
+    'delivery',
+    sa.column('id', sa.Integer),
+    sa.column('contract_id', sa.Integer),
+    sa.column('delivered_on', sa.Date),
+    sa.column('units', sa.Integer),
+    sa.column('disputed_at'),
+    sa.column('marked_false_by_audit_id', sa.Integer),
+)
+_rating = sa.table(
+    'rating',
+    sa.column('delivery_id', sa.Integer),
+    sa.column('stars', sa.Integer),
+    sa.column('flag_reason', sa.String),
+    sa.column('flag_cleared_at'),
+)
+_complaint = sa.table(
+    'complaint',
+    sa.column('delivery_id', sa.Integer),
+    sa.column('status', sa.String),
+    sa.column('substantiated', sa.Boolean),
+)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _backfill_period_rollups() -> None:
+    bind = op.get_bind()
+    rows = []
+    for contract in bind.execute(sa.select(_contract)).all():
+        for i in range(contract.periods):
+            rows.append({
+                'contract_id': contract.id,
+                'period_index': i + 1,
+                'package_id': contract.package_id,
+                'starts_on': _add_months(contract.start_date, i * contract.period_months),
+                'ends_on': _add_months(contract.start_date, (i + 1) * contract.period_months)
+                - dt.timedelta(days=1),
+                **{name: 0 for name in (
+                    'deliveries_recorded', 'verified_units', 'substantiated_complaints', 'ratings_given',
+                    'ratings_count', 'ratings_sum', 'stars_1', 'stars_2', 'stars_3', 'stars_4', 'stars_5',
+                )},
+            })
+    if not rows:
+        return
+    bind.execute(sa.insert(_rollup), rows)
+    in_period = sa.and_(
+        _delivery.c.contract_id == _rollup.c.contract_id,
+        _delivery.c.delivered_on >= _rollup.c.starts_on,
+        _delivery.c.delivered_on <= _rollup.c.ends_on,
+    )
+    verified = sa.and_(_delivery.c.disputed_at.is_(None), _delivery.c.marked_false_by_audit_id.is_(None))
+    counted = sa.and_(verified, sa.or_(_rating.c.flag_reason.is_(None), _rating.c.flag_cleared_at.isnot(None)))
+    rated = _delivery.join(_rating, _rating.c.delivery_id == _delivery.c.id)
+
+    def count(where, source=_delivery):
+        return sa.select(sa.func.count()).select_from(source).where(in_period, where).scalar_subquery()
+
+    def total(column, where, source=_delivery):
+        return (
+            sa.select(sa.func.coalesce(sa.func.sum(column), 0)).select_from(source).where(in_period, where)
+            .scalar_subquery()
+        )
+
+    bind.execute(sa.update(_rollup).values(
+        deliveries_recorded=count(sa.true()),
+        verified_units=total(_delivery.c.units, verified),
+        substantiated_complaints=count(
+            sa.and_(_complaint.c.status == 'RESOLVED', _complaint.c.substantiated == sa.true()),
+            _delivery.join(_complaint, _complaint.c.delivery_id == _delivery.c.id),
+        ),
+        ratings_given=count(sa.true(), rated),
+        ratings_count=count(counted, rated),
+        ratings_sum=total(_rating.c.stars, counted, rated),
+        **{f'stars_{k}': count(sa.and_(counted, _rating.c.stars == k), rated) for k in range(1, 6)},
+    ))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import random
 
@@ -139,3 +140,47 @@ async def test_recompute_repairs_rollups(session):
     await rollups.recompute(session, [world.contract.id])
     assert await rollups.stored(session, [world.contract.id]) == before
     assert before[(world.contract.id, 1)]["ratings_sum"] == 4
+
+
+async def test_migration_0007_backfills_the_rollups_of_existing_contracts(scratch_engine):
+    """Contracts with deliveries, ratings and complaints made before 0007: downgrade to 0006 (the scoring
+    tables go), upgrade again: the backfill counts what the hooks had counted."""
+    from alembic import command
+
+    from core.db import alembic_config, create_sessionmaker
+
+    sessionmaker = create_sessionmaker(scratch_engine)
+    async with sessionmaker() as session:
+        world = await sw.build(session, on=dt.date(2030, 4, 20))
+        staff = sw.phone()
+        await ratings.register_staff_phones(
+            session=session, actor=world.provider, provider_id=world.contract.provider_id, phones=[staff]
+        )
+        for day, units, stars in [
+            (dt.date(2030, 3, 1), 2, 5),
+            (dt.date(2030, 4, 2), 1, 3),
+            (dt.date(2030, 4, 15), 3, 4),
+        ]:
+            _, token = await sw.deliver(world, day, units)
+            await sw.rate(world, token, stars)
+        _, token = await sw.deliver(world, dt.date(2030, 4, 18), 1, to=staff)
+        await sw.rate(world, token, 1)  # flagged
+        await deliveries.dispute_delivery(session=session, token=token, reason="没有")
+        await sw.complaint(world, token, substantiated=True)
+        await session.commit()
+        contract_id = world.contract.id
+        before = await assert_rollups_are_exact(session, [contract_id])
+    url = scratch_engine.url.render_as_string(hide_password=False)
+
+    def migrate():
+        command.downgrade(alembic_config(url), "0006_complaint_category_codes")
+        command.upgrade(alembic_config(url), "head")
+
+    await scratch_engine.dispose()
+    await asyncio.to_thread(migrate)
+
+    async with sessionmaker() as session:
+        after = await rollups.stored(session, [contract_id])
+    assert after == before
+    assert after[(contract_id, 2)]["ratings_given"] == 3 and after[(contract_id, 2)]["ratings_count"] == 2
+    assert after[(contract_id, 2)]["substantiated_complaints"] == 1

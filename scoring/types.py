@@ -86,7 +86,7 @@ PaymentKindType = strawberry.enum(m.PaymentKind, name="PaymentKind")
 class Payment(relay.Node):
     id: relay.NodeID[int]
     period_index: int = strawberry.field(
-        description="The period paid or corrected; for a holdback release, the contract's last period."
+        description="The period paid or corrected; 0 for a holdback release (it covers every period)."
     )
     kind: PaymentKindType
     amount: Decimal = strawberry.field(description="CNY; a negative correction is money to recover.")
@@ -100,10 +100,10 @@ class Payment(relay.Node):
         return Contract.from_row(row)
 
     @classmethod
-    def from_row(cls, row: m.Payment, *, last_period: int | None = None) -> Payment:
+    def from_row(cls, row: m.Payment) -> Payment:
         return cls(
             id=row.id,
-            period_index=row.period_index if row.period_index is not None else (last_period or 0),
+            period_index=row.period_index if row.period_index is not None else 0,
             kind=row.kind,
             amount=row.amount,
             status=row.status,

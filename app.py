@@ -33,6 +33,7 @@ import core.cli
 import market.mutations
 import market.queries
 import market.tender_mutations
+import scoring.hooks
 import scoring.mutations
 import scoring.queries
 from core import clock, graphiql, scalars
@@ -46,6 +47,11 @@ from market import accounts
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("market")
+
+# Downstream parts react to upstream changes in the same transaction (core.hooks): scoring keeps the
+# period rollups, rescores after appeals and settles holdbacks. Installed on import, so that the
+# server, the command line and everything else built on this module have them.
+scoring.hooks.install()
 
 CACHE_SIZE = 256
 
@@ -69,7 +75,12 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
     query = merge_types("Query", (market.queries.Query, contracts.queries.Query, scoring.queries.Query))
     mutation = merge_types(
         "Mutation",
-        (market.mutations.Mutation, market.tender_mutations.TenderMutation, contracts.mutations.Mutation),
+        (
+            market.mutations.Mutation,
+            market.tender_mutations.TenderMutation,
+            contracts.mutations.Mutation,
+            scoring.mutations.Mutation,
+        ),
     )
     limit_inputs(query, mutation)
     extensions = [
@@ -168,10 +179,12 @@ def command_line() -> typer.Typer:
     import contracts.cli
     import demo.cli
     import market.cli
+    import scoring.cli
 
     cli = core.cli.root()
     cli.add_typer(market.cli.users, name="user")
     cli.add_typer(contracts.cli.outbox, name="notify")
+    cli.add_typer(scoring.cli.commands, name="scoring")
     cli.add_typer(demo.cli.commands, name="demo")
     schema = core.cli.group("The published GraphQL schema.")
     cli.add_typer(schema, name="schema")

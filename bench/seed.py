@@ -40,6 +40,10 @@ from core.auth import Actor, Role
 from core.db import create_engine, create_sessionmaker
 from market import accounts, awards, bids, catalogue, directory, evaluation, providers, tenders
 from market import models as m
+from scoring import hooks as scoring_hooks
+
+# The period rollups follow the contracts and ratings seeded here, as they do in the app (app.py).
+scoring_hooks.install()
 
 ADMIN = Actor(user_id=None, role=Role.ADMIN)
 PASSWORD = "bench-password-2026"

@@ -23,7 +23,7 @@ from contracts.models import (
     Delivery,
     Severity,
 )
-from core import clock, journal
+from core import clock, hooks, journal
 from core.auth import Actor
 from core.errors import DomainError, ErrorCode, Validator
 from market.models import KpiSource
@@ -247,4 +247,6 @@ async def decide_appeal(
     appeal.decisions = [{"check_id": d.check_id, "upheld": d.upheld, "note": d.note} for d in decisions]
     appeal.decided_at = await clock.now(session)
     await journal.record(session, actor=actor, action="appeal.decided", entity=appeal, before=before)
+    # A period scored before the decision is scored again downstream (scoring), in this transaction.
+    await hooks.emit(session, hooks.APPEAL_DECIDED, appeal=appeal, audit=audit, actor=actor)
     return appeal

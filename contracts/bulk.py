@@ -55,7 +55,7 @@ from contracts.deliveries import TOKEN_LIFETIME
 from contracts.lifecycle import contract_term
 from contracts.models import Contract, ContractStatus, Delivery, Rating
 from contracts.residents import address_hash, phone_hash, token_hash
-from core import clock, journal
+from core import clock, hooks, journal
 from core.db import create_sessionmaker
 from core.errors import DomainError, ErrorCode
 from core.models import JournalEvent, JournalHead
@@ -417,6 +417,15 @@ async def _write(session: AsyncSession, batch: _Batch, contract_id: int, *, acti
     else:
         await _insert_rows(session, Delivery.__table__, DELIVERY_COLUMNS, batch.deliveries)
         await _insert_rows(session, Rating.__table__, RATING_COLUMNS, batch.ratings_rows)
+    # Core inserts pass no ORM event: what is kept from these rows downstream (scoring's period
+    # rollups) is brought up to date here, in the batch's transaction.
+    await hooks.emit(
+        session,
+        hooks.DELIVERIES_BULK_WRITTEN,
+        contract_id=contract_id,
+        deliveries=batch.deliveries,
+        ratings=batch.ratings_rows,
+    )
     days = [d["delivered_on"] for d in batch.deliveries]
     await _journal_batch(
         session,

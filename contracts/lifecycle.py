@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import access
 from contracts.models import Contract, ContractKpi, ContractStatus
-from core import clock, journal
+from core import clock, hooks, journal
 from core.auth import Actor
 from core.db import to_money
 from core.errors import DomainError, ErrorCode
@@ -184,7 +184,7 @@ async def change_contract_status(
 ) -> Contract:
     """ACTIVE ⇄ SUSPENDED → COMPLETED | TERMINATED, by the department's officers."""
     contract = await contract_for_officer(session, actor, contract_id, field=["id"])
-    allowed_from, to = CONTRACT_TRANSITIONS[change]
+    allowed_from, _to = CONTRACT_TRANSITIONS[change]
     if change in ("suspended", "terminated") and not (reason or "").strip():
         raise DomainError(ErrorCode.INVALID, "a reason is required", field=["reason"])
     if contract.status not in allowed_from:
@@ -195,6 +195,23 @@ async def change_contract_status(
         _first_day, last_day = contract_term(contract)
         if clock.today(await clock.now(session)) <= last_day:
             raise DomainError(ErrorCode.TOO_EARLY, f"the contract runs until {last_day}")
+    await set_contract_status(session, actor=actor, contract=contract, change=change, reason=reason)
+    if change == "completed":
+        # The holdback is settled downstream (scoring), in this transaction.
+        await hooks.emit(session, hooks.CONTRACT_COMPLETED, contract=contract, actor=actor)
+    return contract
+
+
+async def set_contract_status(
+    session: AsyncSession, *, actor: Actor | None, contract: Contract, change: str, reason: str | None
+) -> Contract:
+    """The status change itself, journaled: for the officer's mutations above and for rules that change
+    it on their own (two periods in tier E suspend the contract); the caller has locked the contract."""
+    allowed_from, to = CONTRACT_TRANSITIONS[change]
+    if contract.status not in allowed_from:
+        raise DomainError(
+            ErrorCode.INVALID_STATE, f"the contract is {contract.status.value}; it cannot be {change}"
+        )
     before = journal.snapshot(contract)
     contract.status = to
     contract.status_reason = reason.strip() if reason else None

@@ -113,19 +113,22 @@ class _DetailsLoader(ContextLoader):
 
 
 class RatingsCountByContractLoader(_DetailsLoader):
-    """Ratings of each contract; None where the caller may not see them."""
+    """Ratings given on each contract, summed over its period rollups (one row per period, kept current
+    by scoring: no count over the rating rows); None where the caller may not see them."""
 
     async def load_details(self, session, keys):
+        from scoring.models import PeriodRollup  # downstream: imported where used, never at module level
+
         counts = dict(
             (
                 await session.execute(
-                    select(m.Rating.contract_id, func.count())
-                    .where(m.Rating.contract_id.in_(keys))
-                    .group_by(m.Rating.contract_id)
+                    select(PeriodRollup.contract_id, func.sum(PeriodRollup.ratings_given))
+                    .where(PeriodRollup.contract_id.in_(keys))
+                    .group_by(PeriodRollup.contract_id)
                 )
             ).all()
         )
-        return {key: counts.get(key, 0) for key in keys}
+        return {key: int(counts.get(key) or 0) for key in keys}
 
 
 class _ListByContractLoader(_DetailsLoader):

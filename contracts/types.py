@@ -101,11 +101,15 @@ class Contract(relay.Node):
     @strawberry.field(description="Payment periods, computed from the start date and period length.")
     def periods(self) -> list[ContractPeriod]:
         return [
-            ContractPeriod(index=p.index, starts_on=p.starts_on, ends_on=p.ends_on)
+            ContractPeriod(index=p.index, starts_on=p.starts_on, ends_on=p.ends_on, contract_id=self.id)
             for p in periods_of(self.row)
         ]
 
-    @strawberry.field(description="Ratings given by residents (for those who see the details; else null).")
+    @strawberry.field(
+        description="Ratings given by residents, flagged ones and those of deliveries later disputed or "
+        "found false included (for those who see the details; else null). Kept in the period rollups; "
+        "the scorecards count fewer (`Scorecard.ratingsCounted`)."
+    )
     async def ratings_count(self, info: Info) -> int | None:
         return await context_of(info).loader(loaders.RatingsCountByContractLoader).load(self.id)
 
@@ -166,9 +170,25 @@ class ContractPeriod:
     index: int = strawberry.field(description="1-based.")
     starts_on: dt.date
     ends_on: dt.date = strawberry.field(description="Last day of the period.")
-    # Downstream (scoring): lazy references, never imported here; nothing is scored yet.
-    scorecard: Annotated["Scorecard", strawberry.lazy("scoring.types")] | None = None  # noqa: F821, UP037
-    payment: Annotated["Payment", strawberry.lazy("scoring.types")] | None = None  # noqa: F821, UP037
+    contract_id: strawberry.Private[int]
+
+    # Downstream (scoring): lazy types, and the resolvers import scoring where they run, never here.
+    @strawberry.field(
+        description="The period's current scorecard, once finalised (null before); public with the contract."
+    )
+    async def scorecard(self, info: Info) -> Annotated["Scorecard", strawberry.lazy("scoring.types")] | None:  # noqa: F821, UP037
+        from scoring.types import scorecard_of_period
+
+        return await scorecard_of_period(info, self.contract_id, self.index)
+
+    @strawberry.field(
+        description="The period's payment (payout less holdback), once finalised; only for the contract's "
+        "provider, the officers of its department and admins (null for others)."
+    )
+    async def payment(self, info: Info) -> Annotated["Payment", strawberry.lazy("scoring.types")] | None:  # noqa: F821, UP037
+        from scoring.types import payment_of_period
+
+        return await payment_of_period(info, self.contract_id, self.index)
 
 
 @strawberry.type(description="A resident's rating of a delivery (SPEC §5.4).")

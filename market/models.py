@@ -87,6 +87,8 @@ class Provider(SQLModel, table=True):
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
     registered_at: dt.datetime = Field(sa_type=UTCDateTime)
     approved_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+    payout_account: str | None = Field(default=None, max_length=100)
+    """Where the `stripe` payout backend transfers its payments: a Stripe connected account (acct_…)."""
 
 
 class ProviderRegion(SQLModel, table=True):

@@ -4,48 +4,133 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from contracts import loaders as contract_loaders
+from contracts.types import Contract
+from core.api import context_of, parse_pk
+from scoring import loaders
 from scoring import models as m
-
-if TYPE_CHECKING:
-    from contracts.types import Contract
 
 TierType = strawberry.enum(m.Tier, name="Tier", description="A ≥ 90, B ≥ 80, C ≥ 70, D ≥ 60, E < 60.")
 PaymentStatusType = strawberry.enum(m.PaymentStatus, name="PaymentStatus")
 
 
-@strawberry.type(description="The score of one contract period and the payment it earns.")
+@strawberry.type(
+    description="The score of one contract period and the payment it earns (SPEC §6.1, §6.2); public with "
+    "the contract's summary. Scores are 0-100, rounded half-even to 0.01; the composite is computed from "
+    "the rounded S, K and A. A rescore after an appeal makes a new version; the highest is current."
+)
 class Scorecard:
-    version: int
-    ratings_counted: int
-    satisfaction: float
-    kpi_score: float
-    audit_score: float
-    composite: float
+    version: int = strawberry.field(description="1 when finalised; +1 per rescore after an appeal.")
+    ratings_counted: int = strawberry.field(
+        description="Unflagged (or cleared) ratings of the period's verified deliveries."
+    )
+    satisfaction: float = strawberry.field(description="S: Bayesian average of the counted ratings, 0-100.")
+    kpi_score: float = strawberry.field(description="K: weighted KPI attainment, 0-100.")
+    audit_score: float = strawberry.field(description="A: passed weight / all weight, overturned left out.")
+    composite: float = strawberry.field(description="w_S·S + w_K·K + w_A·A with the contract's weights.")
     tier: TierType
-    verified_units: int
-    base: Decimal
-    payout: Decimal
-    holdback: Decimal
+    verified_units: int = strawberry.field(
+        description="Units of deliveries neither disputed nor marked false."
+    )
+    base: Decimal = strawberry.field(
+        description="Verified units × unit price, capped so that the bases never exceed the contract value."
+    )
+    payout: Decimal = strawberry.field(description="Base × the tier's payout rate, half-even to 0.01 CNY.")
+    holdback: Decimal = strawberry.field(
+        description="Payout × the contract's holdback rate, retained until the contract completes."
+    )
+    period_index: int
+    prior_mean: float = strawberry.field(
+        description="m of the Bayesian average: the package's mean counted rating in the period's dates (3.0 "
+        "with fewer than 10)."
+    )
+    payout_rate: Decimal = strawberry.field(description="The tier's share of the base, e.g. 1.05.")
+    finalized_at: dt.datetime
+    reason: str = strawberry.field(description="Why this version exists: finalised, or the appeal decided.")
+
+    @classmethod
+    def from_row(cls, row: m.Scorecard) -> Scorecard:
+        return cls(
+            version=row.version,
+            ratings_counted=row.ratings_counted,
+            satisfaction=row.satisfaction,
+            kpi_score=row.kpi_score,
+            audit_score=row.audit_score,
+            composite=row.composite,
+            tier=row.tier,
+            verified_units=row.verified_units,
+            base=row.base,
+            payout=row.payout,
+            holdback=row.holdback,
+            period_index=row.period_index,
+            prior_mean=row.prior_mean,
+            payout_rate=row.payout_rate,
+            finalized_at=row.finalized_at,
+            reason=row.reason,
+        )
 
 
-@strawberry.type(description="A payment to a provider for one contract period.")
+PaymentKindType = strawberry.enum(m.PaymentKind, name="PaymentKind")
+
+
+@strawberry.type(
+    description="A payment to a provider: a period's payout less holdback, a correction after a rescore "
+    "(negative: to recover), or the holdback released at completion. Seen by the contract's provider, the "
+    "officers of its department and admins."
+)
 class Payment(relay.Node):
     id: relay.NodeID[int]
-    contract: Annotated[Contract, strawberry.lazy("contracts.types")]
-    period_index: int
-    amount: Decimal
+    period_index: int = strawberry.field(
+        description="The period paid or corrected; 0 for a holdback release (it covers every period)."
+    )
+    kind: PaymentKindType
+    amount: Decimal = strawberry.field(description="CNY; a negative correction is money to recover.")
     status: PaymentStatusType
     reference: str | None
+    row: strawberry.Private[m.Payment]
+
+    @strawberry.field
+    async def contract(self, info: Info) -> Contract:
+        row = await context_of(info).loader(contract_loaders.ContractByIdLoader).load(self.row.contract_id)
+        return Contract.from_row(row)
+
+    @classmethod
+    def from_row(cls, row: m.Payment) -> Payment:
+        return cls(
+            id=row.id,
+            period_index=row.period_index if row.period_index is not None else 0,
+            kind=row.kind,
+            amount=row.amount,
+            status=row.status,
+            reference=row.reference,
+            row=row,
+        )
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return [None for _ in node_ids]
+        rows = (
+            await context_of(info)
+            .loader(loaders.VisiblePaymentByIdLoader)
+            .load_many([parse_pk(i) or 0 for i in node_ids])
+        )
+        return [None if row is None else cls.from_row(row) for row in rows]
+
+
+async def scorecard_of_period(info: Info, contract_id: int, period_index: int) -> Scorecard | None:
+    """`ContractPeriod.scorecard`: the period's current scorecard (public with the contract)."""
+    row = await context_of(info).loader(loaders.ScorecardByPeriodLoader).load((contract_id, period_index))
+    return None if row is None else Scorecard.from_row(row)
+
+
+async def payment_of_period(info: Info, contract_id: int, period_index: int) -> Payment | None:
+    """`ContractPeriod.payment`: the period's payment, for the contract's parties and admins."""
+    row = await context_of(info).loader(loaders.PeriodPaymentByPeriodLoader).load((contract_id, period_index))
+    return None if row is None else Payment.from_row(row)
 
 
 @strawberry.type(description="A service-quality star certificate (服务质量星级认证).")

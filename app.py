@@ -34,7 +34,9 @@ import market.mutations
 import market.queries
 import market.tender_mutations
 import scoring.mutations
+import scoring.payment_mutations
 import scoring.queries
+import scoring.webhooks
 from core import clock, graphiql, scalars
 from core.db import create_engine, create_sessionmaker
 from core.error_policy import CachedParsing, ErrorPolicy, log_unexpected
@@ -66,10 +68,23 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
 @lru_cache(maxsize=8)
 def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
-    query = merge_types("Query", (market.queries.Query, contracts.queries.Query, scoring.queries.Query))
+    query = merge_types(
+        "Query",
+        (
+            market.queries.Query,
+            contracts.queries.Query,
+            scoring.queries.Query,
+            scoring.queries.PaymentQuery,
+        ),
+    )
     mutation = merge_types(
         "Mutation",
-        (market.mutations.Mutation, market.tender_mutations.TenderMutation, contracts.mutations.Mutation),
+        (
+            market.mutations.Mutation,
+            market.tender_mutations.TenderMutation,
+            contracts.mutations.Mutation,
+            scoring.payment_mutations.PaymentMutation,
+        ),
     )
     limit_inputs(query, mutation)
     extensions = [
@@ -153,6 +168,7 @@ def create_app(
             Route("/healthz", health),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             *contracts.pages.routes(sessionmaker),
+            *scoring.webhooks.routes(sessionmaker, settings),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],
@@ -168,11 +184,13 @@ def command_line() -> typer.Typer:
     import contracts.cli
     import demo.cli
     import market.cli
+    import scoring.cli
 
     cli = core.cli.root()
     cli.add_typer(market.cli.users, name="user")
     cli.add_typer(contracts.cli.outbox, name="notify")
     cli.add_typer(demo.cli.commands, name="demo")
+    cli.add_typer(scoring.cli.payments_commands, name="payments")
     schema = core.cli.group("The published GraphQL schema.")
     cli.add_typer(schema, name="schema")
 

@@ -10,7 +10,10 @@ import strawberry
 from strawberry import relay
 from strawberry.types import Info
 
+from contracts.loaders import ContractByIdLoader
+from core.api import context_of, parse_pk
 from scoring import models as m
+from scoring.loaders import VisiblePaymentByIdLoader
 
 if TYPE_CHECKING:
     from contracts.types import Contract
@@ -34,18 +37,62 @@ class Scorecard:
     holdback: Decimal
 
 
-@strawberry.type(description="A payment to a provider for one contract period.")
+PaymentKindType = strawberry.enum(m.PaymentKind, name="PaymentKind")
+
+
+@strawberry.type(
+    description="A payment to a provider for one contract period. Seen by admins, the purchasing "
+    "department's officers and the contracted provider."
+)
 class Payment(relay.Node):
     id: relay.NodeID[int]
-    contract: Annotated[Contract, strawberry.lazy("contracts.types")]
-    period_index: int
-    amount: Decimal
+    period_index: int = strawberry.field(
+        description="The period paid or corrected; 0 for the holdback release."
+    )
+    amount: Decimal = strawberry.field(description="CNY; negative for money recovered from the provider.")
     status: PaymentStatusType
-    reference: str | None
+    reference: str | None = strawberry.field(
+        description="The payout backend's transfer: a ledger transaction, Stripe tr_… or trr_… (a reversal)."
+    )
+    kind: PaymentKindType
+    version: int = strawberry.field(description="Raised each time a FAILED payment is sent again.")
+    attempts: int = strawberry.field(description="Calls made to the payout backend, retries included.")
+    last_error: str | None = strawberry.field(
+        description="Why the last send failed or went unanswered, or a reversal reported afterwards."
+    )
+    sent_at: dt.datetime | None
+    paid_at: dt.datetime | None
+    contract_id: strawberry.Private[int]
+
+    @strawberry.field(description="Whoever sees the payment sees its contract.")
+    async def contract(self, info: Info) -> Annotated[Contract, strawberry.lazy("contracts.types")]:
+        from contracts.types import Contract as ContractType
+
+        row = await context_of(info).loader(ContractByIdLoader).load(self.contract_id)
+        return ContractType.from_row(row)
+
+    @classmethod
+    def from_row(cls, row: m.Payment) -> Payment:
+        return cls(
+            id=row.id,
+            period_index=row.period_index or 0,
+            amount=row.amount,
+            status=row.status,
+            reference=row.reference,
+            kind=row.kind,
+            version=row.version,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            sent_at=row.sent_at,
+            paid_at=row.paid_at,
+            contract_id=row.contract_id,
+        )
 
     @classmethod
     async def resolve_nodes(cls, *, info, node_ids, required=False):
-        return [None for _ in node_ids]
+        loader = context_of(info).loader(VisiblePaymentByIdLoader)
+        rows = await loader.load_many([parse_pk(i) or 0 for i in node_ids])
+        return [None if row is None else cls.from_row(row) for row in rows]
 
 
 @strawberry.type(description="A service-quality star certificate (服务质量星级认证).")

@@ -37,7 +37,9 @@ FAULTS = ("500", "429", "drop", "timeout")
 
 
 class StripeProblem(Exception):
-    def __init__(self, status: int, type_: str, message: str, *, code: str | None = None, param: str | None = None):
+    def __init__(
+        self, status: int, type_: str, message: str, *, code: str | None = None, param: str | None = None
+    ):
         super().__init__(message)
         self.status = status
         self.body = {"error": {"type": type_, "message": message, "code": code, "param": param}}
@@ -249,13 +251,22 @@ class FakeStripe:
             "created": int(time.time()),
             "livemode": False,
             "reversed": False,
-            "reversals": {"object": "list", "data": [], "has_more": False, "url": f"/v1/transfers/{transfer_id}/reversals"},  # fmt: skip
+            "reversals": {
+                "object": "list",
+                "data": [],
+                "has_more": False,
+                "url": f"/v1/transfers/{transfer_id}/reversals",
+            },
         }
         self.transfers[transfer_id] = transfer
         return transfer
 
     def _list_transfers(self, query: dict) -> dict:
-        rows = [t for t in self.transfers.values() if t["destination"] == query.get("destination", t["destination"])]
+        rows = [
+            t
+            for t in self.transfers.values()
+            if t["destination"] == query.get("destination", t["destination"])
+        ]
         rows.reverse()  # newest first, as Stripe lists
         limit = min(int(query.get("limit", 10)), 100)
         if "starting_after" in query:

@@ -14,7 +14,7 @@ from scoring.payouts.stripe import stripe_backend
 from tests.contracts import world as contract_world
 from tests.scoring.fake_stripe import API_KEY, FakeStripe
 
-CLIENT_TIMEOUT = 0.3
+CLIENT_TIMEOUT = 1.0
 """The Stripe client's timeout in tests; the fake holds a `timeout` answer back twice as long."""
 
 

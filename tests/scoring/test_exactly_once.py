@@ -255,3 +255,18 @@ async def test_two_senders_never_both_call_the_backend(scratch_engine):
     assert PaymentStatus.PAID in outcomes and set(outcomes) <= {PaymentStatus.PAID, ErrorCode.INVALID_STATE}
     async with sessionmaker() as session:
         assert await session.scalar(select(func.count()).select_from(LedgerEntry)) == 2
+
+
+async def test_an_idempotency_conflict_is_not_a_refusal(session, world, fake_stripe):
+    backend = await stripe_backend_for(session, world, fake_stripe)
+    payment = await make_payment(session, world.contract, "60.00")
+    other = {"amount": 1, "currency": "cny", "destination": next(iter(fake_stripe.accounts))}
+    await backend.client.v1.transfers.create_async(other, {"idempotency_key": f"payment-{payment.id}-v1"})
+
+    with pytest.raises(DomainError) as conflict:
+        await payments.send_payment(
+            session=session, actor=world.officer, payment_id=payment.id, backend=backend
+        )
+    assert conflict.value.code == ErrorCode.PAYMENT_FAILED and "stays SENT" in str(conflict.value)
+    await session.refresh(payment)
+    assert payment.status == PaymentStatus.SENT and "idempotency" in payment.last_error

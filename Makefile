@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
-.PHONY: install run test test-sqlite test-postgres fuzz lint check schema bench bench-hostile bench-ratings reset-demo clean
+.PHONY: install run test test-sqlite test-postgres fuzz lint check schema bench bench-hostile bench-ratings bench-payouts reset-demo clean
 
 install: $(BIN)/.installed
 
@@ -81,6 +81,12 @@ bench-hostile: $(BIN)/.installed
 RATINGS ?= 1000000
 bench-ratings: $(BIN)/.installed
 	$(BIN)/python -m bench --ratings $(RATINGS)
+
+# 10,000 approved payments sent through each payout backend (stripe: the tests' fake server on 127.0.0.1),
+# throughput and duplicates (must be 0); writes its own section of bench/RESULTS.md (a few minutes).
+PAYMENTS ?= 10000
+bench-payouts: $(BIN)/.installed
+	$(BIN)/python -m bench.payouts --count $(PAYMENTS)
 
 clean:
 	rm -rf $(VENV) var static/graphiql .pytest_cache .ruff_cache

@@ -35,7 +35,9 @@ import market.queries
 import market.tender_mutations
 import scoring.hooks
 import scoring.mutations
+import scoring.payment_mutations
 import scoring.queries
+import scoring.webhooks
 from core import clock, graphiql, scalars
 from core.db import create_engine, create_sessionmaker
 from core.error_policy import CachedParsing, ErrorPolicy, log_unexpected
@@ -72,7 +74,15 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
 @lru_cache(maxsize=8)
 def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
-    query = merge_types("Query", (market.queries.Query, contracts.queries.Query, scoring.queries.Query))
+    query = merge_types(
+        "Query",
+        (
+            market.queries.Query,
+            contracts.queries.Query,
+            scoring.queries.Query,
+            scoring.queries.PaymentQuery,
+        ),
+    )
     mutation = merge_types(
         "Mutation",
         (
@@ -80,6 +90,7 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
             market.tender_mutations.TenderMutation,
             contracts.mutations.Mutation,
             scoring.mutations.Mutation,
+            scoring.payment_mutations.PaymentMutation,
         ),
     )
     limit_inputs(query, mutation)
@@ -164,6 +175,7 @@ def create_app(
             Route("/healthz", health),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             *contracts.pages.routes(sessionmaker),
+            *scoring.webhooks.routes(sessionmaker, settings),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],
@@ -186,6 +198,7 @@ def command_line() -> typer.Typer:
     cli.add_typer(contracts.cli.outbox, name="notify")
     cli.add_typer(scoring.cli.commands, name="scoring")
     cli.add_typer(demo.cli.commands, name="demo")
+    cli.add_typer(scoring.cli.payments_commands, name="payments")
     schema = core.cli.group("The published GraphQL schema.")
     cli.add_typer(schema, name="schema")
 

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     notify_backend: Literal["console"] = "console"
     """How `market notify send` delivers the outbox; `console` writes the messages to the log."""
 
+    # Payouts (scoring/payouts): where approved payments are sent.
+    payout_backend: Literal["ledger", "stripe"] = "ledger"
+    """`ledger`: booked in the platform's own double-entry ledger; `stripe`: Stripe Connect transfers."""
+    stripe_api_key: str = ""
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_secret: str = ""
+    """Signs the events Stripe posts to /webhooks/stripe (`whsec_…`)."""
+    stripe_timeout_seconds: float = 10.0
+    """How long one call to Stripe may take; past it the payment stays SENT and is retried with its key."""
+
     @model_validator(mode="before")
     @classmethod
     def _blank_means_unset(cls, data: Any) -> Any:
@@ -99,6 +109,13 @@ class Settings(BaseSettings):
                     )
             if self.market_test_clock:
                 raise ValueError("MARKET_TEST_CLOCK cannot be enabled when ENVIRONMENT=production")
+            if self.payout_backend == "stripe" and not (
+                self.stripe_api_key.strip() and self.stripe_webhook_secret.strip()
+            ):
+                raise ValueError(
+                    "PAYOUT_BACKEND=stripe needs STRIPE_API_KEY and STRIPE_WEBHOOK_SECRET "
+                    "when ENVIRONMENT=production"
+                )
         return self
 
     @property

@@ -198,3 +198,19 @@ class Certificate(SQLModel, table=True):
     revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
     revoked_reason: str | None = Field(default=None, max_length=200)
     created_at: dt.datetime = Field(sa_type=UTCDateTime)
+
+
+# ---------------------------------------------------------------- payouts: webhook events seen
+
+
+class WebhookEvent(SQLModel, table=True):
+    """A payout backend's webhook event that was handled, kept so that a replayed event changes nothing."""
+
+    __tablename__ = "webhook_event"
+
+    id: str = Field(primary_key=True, max_length=100)
+    """The backend's event ID (Stripe `evt_…`)."""
+    type: str = Field(max_length=100)
+    payment_id: int | None = Field(default=None, foreign_key="payment.id", index=True)
+    """The payment it changed, if any."""
+    received_at: dt.datetime = Field(sa_type=UTCDateTime)

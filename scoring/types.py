@@ -88,13 +88,22 @@ class Payment(relay.Node):
     period_index: int = strawberry.field(
         description="The period paid or corrected; 0 for a holdback release (it covers every period)."
     )
-    kind: PaymentKindType
-    amount: Decimal = strawberry.field(description="CNY; a negative correction is money to recover.")
+    amount: Decimal = strawberry.field(description="CNY; negative for money recovered from the provider.")
     status: PaymentStatusType
-    reference: str | None
+    reference: str | None = strawberry.field(
+        description="The payout backend's transfer: a ledger transaction, Stripe tr_… or trr_… (a reversal)."
+    )
+    kind: PaymentKindType
+    version: int = strawberry.field(description="Raised each time a FAILED payment is sent again.")
+    attempts: int = strawberry.field(description="Calls made to the payout backend, retries included.")
+    last_error: str | None = strawberry.field(
+        description="Why the last send failed or went unanswered, or a reversal reported afterwards."
+    )
+    sent_at: dt.datetime | None
+    paid_at: dt.datetime | None
     row: strawberry.Private[m.Payment]
 
-    @strawberry.field
+    @strawberry.field(description="Whoever sees the payment sees its contract.")
     async def contract(self, info: Info) -> Contract:
         row = await context_of(info).loader(contract_loaders.ContractByIdLoader).load(self.row.contract_id)
         return Contract.from_row(row)
@@ -103,11 +112,16 @@ class Payment(relay.Node):
     def from_row(cls, row: m.Payment) -> Payment:
         return cls(
             id=row.id,
-            period_index=row.period_index if row.period_index is not None else 0,
-            kind=row.kind,
+            period_index=row.period_index or 0,
             amount=row.amount,
             status=row.status,
             reference=row.reference,
+            kind=row.kind,
+            version=row.version,
+            attempts=row.attempts,
+            last_error=row.last_error,
+            sent_at=row.sent_at,
+            paid_at=row.paid_at,
             row=row,
         )
 

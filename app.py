@@ -34,6 +34,7 @@ import market.mutations
 import market.queries
 import market.tender_mutations
 import scoring.mutations
+import scoring.pages
 import scoring.queries
 from core import clock, graphiql, scalars
 from core.db import create_engine, create_sessionmaker
@@ -42,7 +43,8 @@ from core.http import BodySizeLimit, MarketGraphQL
 from core.limits import MAX_TOKENS, QueryShapeRule, TextLiteralsRule, limit_inputs
 from core.scalars import datetime_scalar
 from core.settings import Settings, get_settings
-from market import accounts
+from market import accounts, evaluation
+from scoring import certification
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("market")
@@ -69,7 +71,12 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
     query = merge_types("Query", (market.queries.Query, contracts.queries.Query, scoring.queries.Query))
     mutation = merge_types(
         "Mutation",
-        (market.mutations.Mutation, market.tender_mutations.TenderMutation, contracts.mutations.Mutation),
+        (
+            market.mutations.Mutation,
+            market.tender_mutations.TenderMutation,
+            contracts.mutations.Mutation,
+            scoring.mutations.CertificationMutation,
+        ),
     )
     limit_inputs(query, mutation)
     extensions = [
@@ -113,6 +120,15 @@ def export_schema() -> str:
     return build_schema(Settings()).as_str() + "\n"
 
 
+# ---------------------------------------------------------------- hooks
+
+
+def install_hooks() -> None:
+    """Rules of a downstream domain that an upstream one applies without importing it: the track-record
+    score of a tender (market) reads the star certificates (scoring) in effect at its deadline."""
+    evaluation.install_track_record(certification.stars_at)
+
+
 # ---------------------------------------------------------------- HTTP
 
 
@@ -121,6 +137,7 @@ def create_app(
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
 ) -> Starlette:
     settings = settings or get_settings()
+    install_hooks()
     engine = None
     if sessionmaker is None:
         engine = create_engine(settings.database_url, pool_pre_ping=True)
@@ -153,6 +170,7 @@ def create_app(
             Route("/healthz", health),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             *contracts.pages.routes(sessionmaker),
+            *scoring.pages.routes(sessionmaker),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],
@@ -168,11 +186,14 @@ def command_line() -> typer.Typer:
     import contracts.cli
     import demo.cli
     import market.cli
+    import scoring.cli
 
+    install_hooks()
     cli = core.cli.root()
     cli.add_typer(market.cli.users, name="user")
     cli.add_typer(contracts.cli.outbox, name="notify")
     cli.add_typer(demo.cli.commands, name="demo")
+    cli.add_typer(scoring.cli.commands, name="scoring")
     schema = core.cli.group("The published GraphQL schema.")
     cli.add_typer(schema, name="schema")
 

@@ -57,7 +57,12 @@ def test_every_star_boundary(score, stars):
 @given(st.floats(min_value=0, max_value=100), st.floats(min_value=0, max_value=100), st.booleans())
 def test_stars_are_monotonic_and_within_one_to_five(a, b, critical):
     low, high = sorted((a, b))
-    assert 1 <= cert.stars_for(low, critical_upheld=critical) <= cert.stars_for(high, critical_upheld=critical) <= 5
+    assert (
+        1
+        <= cert.stars_for(low, critical_upheld=critical)
+        <= cert.stars_for(high, critical_upheld=critical)
+        <= 5
+    )
     assert cert.stars_for(high, critical_upheld=True) <= cert.stars_for(high, critical_upheld=False)
 
 
@@ -120,7 +125,18 @@ async def test_star_boundaries_through_runs(session):
     """Each boundary score, from two periods of its own year, certified by a run a year after the last."""
     world = await sw.build(session)
     provider_id = world.contract.provider_id
-    cases = [(100, 5), (90, 5), (89.99, 4), (80, 4), (79.99, 3), (70, 3), (69.99, 2), (60, 2), (59.99, 1), (0, 1)]
+    cases = [
+        (100, 5),
+        (90, 5),
+        (89.99, 4),
+        (80, 4),
+        (79.99, 3),
+        (70, 3),
+        (69.99, 2),
+        (60, 2),
+        (59.99, 1),
+        (0, 1),
+    ]
     first = await world.today() - 366 * len(cases) * DAY
     for year, (score, stars) in enumerate(cases):
         as_of = first + 366 * year * DAY
@@ -214,7 +230,9 @@ async def test_a_critical_item_never_takes_the_last_star(session):
 async def test_a_critical_item_of_a_period_outside_the_window_counts_not(session):
     world = await sw.build(session)
     d, provider_id = await world.today(), world.contract.provider_id
-    await sw.scorecard(world, period_index=1, ends_on=d - relativedelta(months=13), composite=85.0, ratings=30)
+    await sw.scorecard(
+        world, period_index=1, ends_on=d - relativedelta(months=13), composite=85.0, ratings=30
+    )
     await two_periods_from(world, d, first_index=2)
     await sw.audit(world, 1, [(Severity.CRITICAL, False)])
     issued = sw.issued_to(await sw.run(world, d), provider_id)
@@ -223,7 +241,9 @@ async def test_a_critical_item_of_a_period_outside_the_window_counts_not(session
 
 async def two_periods_from(world, d, *, first_index):
     for offset, index in enumerate((first_index, first_index + 1), start=1):
-        await sw.scorecard(world, period_index=index, ends_on=d - 20 * offset * DAY, composite=85.0, ratings=15)
+        await sw.scorecard(
+            world, period_index=index, ends_on=d - 20 * offset * DAY, composite=85.0, ratings=15
+        )
 
 
 # ---------------------------------------------------------------- validity and revocation
@@ -386,7 +406,11 @@ async def test_each_issue_and_revocation_is_journaled(session):
                                    reason="违规")  # fmt: skip
     await sw.run(world, d)
     actions = Counter(
-        (await session.scalars(select(JournalEvent.action).where(JournalEvent.entity_type == "Certificate"))).all()
+        (
+            await session.scalars(
+                select(JournalEvent.action).where(JournalEvent.entity_type == "Certificate")
+            )
+        ).all()
     )
     assert actions == {"certificate.issued": 4, "certificate.revoked": 1}
 

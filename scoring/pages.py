@@ -234,7 +234,7 @@ def _page(found: certification.Verification, lang: str) -> HTMLResponse:
         lang,
         found=found,
         c=certificate,
-        status=found.status.value,
+        state=found.status.value,
         revoked=found.status == CertificateStatus.REVOKED,
         evidence=certificate.evidence,
         date_of=dt.date.fromisoformat,

@@ -8,6 +8,7 @@ import datetime as dt
 import pytest
 from sqlalchemy import func, select
 
+import app as application
 from core import clock
 from core.api import encode_id
 from core.auth import Role
@@ -200,3 +201,19 @@ async def test_certifications_of_a_page_of_providers_take_one_statement(session,
     assert many == few
     # clock offset + count + page + certificates
     assert many == 4
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        '{ certificate(code: "x") { code } }',
+        "{ providers(first: 5) { edges { node { certification { stars } } } } }",
+        'query { node(id: "x") { ... on Provider { certification { code } } } }',
+        'mutation { runCertification(asOf: "2026-01-01") { issued } }',
+    ],
+)
+def test_certificates_follow_the_clock_and_are_never_answered_from_the_cache(document):
+    """A certificate expires, and which one is current changes, with no state change to version the cache."""
+    from core.cache import cacheable
+
+    assert not cacheable(application.build_schema()._schema, document, None)

@@ -33,12 +33,13 @@ class CertificationRunPayload:
         default_factory=list,
         description="Providers whose certificate was issued or changed (revoked) by this run, in ID order.",
     )
-    issued: int = strawberry.field(default=0, description="Certificates issued.")
-    revoked: int = strawberry.field(
-        default=0, description="Certificates revoked (provider suspended or debarred)."
+    issued: int | None = strawberry.field(default=None, description="Certificates issued; null on errors.")
+    revoked: int | None = strawberry.field(
+        default=None, description="Certificates revoked (provider suspended or debarred); null on errors."
     )
-    unchanged: int = strawberry.field(
-        default=0, description="Providers whose certificate as of this date already said the same."
+    unchanged: int | None = strawberry.field(
+        default=None,
+        description="Providers whose certificate as of this date already said the same; null on errors.",
     )
     errors: list[UserError]
 

@@ -38,7 +38,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import Float, Integer, and_, case, cast, exists, func, not_, select
+from sqlalchemy import Float, Integer, Select, and_, case, cast, exists, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.models import Audit, AuditCheck, AuditStatus, Contract, Severity
@@ -123,8 +123,7 @@ def status_of(certificate: Certificate, *, superseded: bool, today: dt.date) -> 
 
 def new_code() -> str:
     """A random public code from the OS's CSPRNG: 100 bits, URL-safe, grouped for reading."""
-    symbols = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LENGTH))
-    return "-".join(symbols[i : i + CODE_GROUP_LENGTH] for i in range(0, len(symbols), CODE_GROUP_LENGTH))
+    return _grouped("".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_GROUPS * CODE_GROUP_LENGTH)))
 
 
 def normalise_code(text: str) -> str | None:
@@ -132,6 +131,10 @@ def normalise_code(text: str) -> str | None:
     symbols = "".join(text.split()).replace("-", "").upper()
     if len(symbols) != CODE_GROUPS * CODE_GROUP_LENGTH or any(c not in CODE_ALPHABET for c in symbols):
         return None
+    return _grouped(symbols)
+
+
+def _grouped(symbols: str) -> str:
     return "-".join(symbols[i : i + CODE_GROUP_LENGTH] for i in range(0, len(symbols), CODE_GROUP_LENGTH))
 
 
@@ -143,8 +146,10 @@ def verification_url(code: str) -> str:
 # ---------------------------------------------------------------- assessing providers, in SQL
 
 
-def _counted(first: dt.date, last: dt.date):
-    """FROM and WHERE of the counted scorecards: current versions whose period ended in [first, last]."""
+def _from_counted(statement: Select, as_of: dt.date) -> Select:
+    """`statement` over the counted scorecards (current versions whose period ended in the window),
+    each joined to its contract."""
+    first, last = window(as_of)
     latest = (
         select(
             Scorecard.contract_id,
@@ -155,7 +160,7 @@ def _counted(first: dt.date, last: dt.date):
         .group_by(Scorecard.contract_id, Scorecard.period_index)
         .subquery("latest")
     )
-    return lambda statement: (
+    return (
         statement.select_from(Scorecard)
         .join(
             latest,
@@ -208,11 +213,10 @@ class Assessment:
 
 async def assess(session: AsyncSession, as_of: dt.date) -> dict[int, Assessment]:
     """Every provider with counted periods, by provider ID: two statements, whatever their number."""
-    counted = _counted(*window(as_of))
     weight = cast(Scorecard.base, Float)  # fen; the unit cancels out in the weighted mean
     totals = (
         await session.execute(
-            counted(
+            _from_counted(
                 select(
                     Contract.provider_id,
                     func.count().label("periods"),
@@ -221,13 +225,14 @@ async def assess(session: AsyncSession, as_of: dt.date) -> dict[int, Assessment]
                     func.coalesce(func.sum(weight * Scorecard.composite), 0.0).label("weighted"),
                     func.avg(Scorecard.composite).label("mean"),
                     func.max(case((_critical_upheld(), 1), else_=0)).label("critical"),
-                )
+                ),
+                as_of,
             ).group_by(Contract.provider_id)
         )
     ).all()
     evidence = (
         await session.execute(
-            counted(
+            _from_counted(
                 select(
                     Contract.provider_id,
                     Scorecard.id,
@@ -241,7 +246,8 @@ async def assess(session: AsyncSession, as_of: dt.date) -> dict[int, Assessment]
                     Scorecard.ratings_counted,
                     cast(case((_critical_upheld(), 1), else_=0), Integer).label("critical"),
                     Tender.title,
-                )
+                ),
+                as_of,
             )
             .join(Tender, Tender.id == Contract.tender_id)
             .order_by(Contract.provider_id, Scorecard.ends_on, Scorecard.contract_id, Scorecard.period_index)

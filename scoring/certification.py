@@ -363,11 +363,10 @@ async def run_certification(
     ).all()
     held = await newest_certificates(session)
     result = RunResult(as_of=as_of)
-    today = clock.today(now)
     for provider in providers:
         current = held.get(provider.id)
         if provider.status != ProviderStatus.ACTIVE:
-            if current is not None and current.revoked_at is None and current.valid_until >= today:
+            if current is not None and current.revoked_at is None:
                 before = journal.snapshot(current)
                 current.revoked_at, current.revoked_reason = now, REVOKED_BECAUSE[provider.status]
                 await journal.record(

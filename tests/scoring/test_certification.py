@@ -219,6 +219,17 @@ async def test_upheld_on_appeal_still_counts(session):
     assert sw.issued_to(await sw.run(world, d), provider_id).stars == 3
 
 
+async def test_a_critical_item_of_an_audit_not_submitted_counts_not(session):
+    world = await sw.build(session)
+    d, provider_id = await quarterly(world, 85.0), world.contract.provider_id
+    draft = await audits.create_audit(session=session, actor=world.auditor, contract_id=world.contract.id,
+                                      period_index=2)  # fmt: skip
+    await audits.add_audit_check(session=session, actor=world.auditor, audit_id=draft.id,
+                                 check=audits.CheckSpec("消防安全", False, 1.0, Severity.CRITICAL))  # fmt: skip
+    issued = sw.issued_to(await sw.run(world, d), provider_id)
+    assert (issued.stars, issued.critical_upheld) == (4, False)
+
+
 async def test_a_critical_item_never_takes_the_last_star(session):
     world = await sw.build(session)
     d, provider_id = await quarterly(world, 50.0), world.contract.provider_id

@@ -35,6 +35,7 @@ import market.queries
 import market.tender_mutations
 import scoring.hooks
 import scoring.mutations
+import scoring.pages
 import scoring.payment_mutations
 import scoring.queries
 import scoring.webhooks
@@ -45,7 +46,8 @@ from core.http import BodySizeLimit, MarketGraphQL
 from core.limits import MAX_TOKENS, QueryShapeRule, TextLiteralsRule, limit_inputs
 from core.scalars import datetime_scalar
 from core.settings import Settings, get_settings
-from market import accounts
+from market import accounts, evaluation
+from scoring import certification
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("market")
@@ -90,6 +92,7 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
             market.tender_mutations.TenderMutation,
             contracts.mutations.Mutation,
             scoring.mutations.Mutation,
+            scoring.mutations.CertificationMutation,
             scoring.payment_mutations.PaymentMutation,
         ),
     )
@@ -135,6 +138,15 @@ def export_schema() -> str:
     return build_schema(Settings()).as_str() + "\n"
 
 
+# ---------------------------------------------------------------- hooks
+
+
+def install_hooks() -> None:
+    """Rules of a downstream domain that an upstream one applies without importing it: the track-record
+    score of a tender (market) reads the star certificates (scoring) in effect at its deadline."""
+    evaluation.install_track_record(certification.stars_at)
+
+
 # ---------------------------------------------------------------- HTTP
 
 
@@ -143,6 +155,7 @@ def create_app(
     sessionmaker: async_sessionmaker[AsyncSession] | None = None,
 ) -> Starlette:
     settings = settings or get_settings()
+    install_hooks()
     engine = None
     if sessionmaker is None:
         engine = create_engine(settings.database_url, pool_pre_ping=True)
@@ -176,6 +189,7 @@ def create_app(
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             *contracts.pages.routes(sessionmaker),
             *scoring.webhooks.routes(sessionmaker, settings),
+            *scoring.pages.routes(sessionmaker),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],
@@ -193,6 +207,7 @@ def command_line() -> typer.Typer:
     import market.cli
     import scoring.cli
 
+    install_hooks()
     cli = core.cli.root()
     cli.add_typer(market.cli.users, name="user")
     cli.add_typer(contracts.cli.outbox, name="notify")

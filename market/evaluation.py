@@ -100,6 +100,12 @@ async def _no_certificates(_session, _provider_ids, _moment) -> dict[int, int]:
 track_record_stars: StarsLookup = _no_certificates
 
 
+def install_track_record(lookup: StarsLookup) -> None:
+    """The composition root (app.py) hands in the scoring domain's `stars_at`."""
+    global track_record_stars
+    track_record_stars = lookup
+
+
 # ---------------------------------------------------------------- the panel and its scores
 
 

@@ -16,6 +16,7 @@ from strawberry.types import Info
 
 from core.api import Connection, context_of, encode_id, parse_pk
 from core.auth import Actor, Role
+from core.cache import volatile_field
 from market import loaders
 from market import models as m
 
@@ -315,7 +316,10 @@ class Provider(relay.Node):
         rows = await context_of(info).loader(loaders.RegionsByProviderLoader).load(self.id)
         return [Region.from_row(row) for row in rows]
 
-    @strawberry.field(description="The current certificate, null before the first certification run.")
+    @volatile_field(
+        description="The current certificate, null before the first certification run and once it has "
+        "expired or was revoked."
+    )
     async def certification(
         self, info: Info
     ) -> Annotated["Certification", strawberry.lazy("scoring.types")] | None:  # noqa: F821, UP037

@@ -1,5 +1,5 @@
 """Commands of the scoring domain: `market scoring run` (finalising the periods that are due) and
-`market payments send`, both meant for a scheduler."""
+`market payments send`, both meant for a scheduler, and `market scoring certify`."""
 
 from __future__ import annotations
 
@@ -15,9 +15,12 @@ from core.cli import group, run
 from core.db import create_engine, create_sessionmaker
 from core.errors import DomainError
 from core.settings import get_settings
-from scoring import scorecards
+from scoring import certification, scorecards
 
-commands = group("Period scorecards and payments.")
+commands = group("Scorecards, payments and star certification.")
+
+OPERATOR = Actor(user_id=None, role=Role.ADMIN)
+"""The platform operator, as the journal records the command line (a system ADMIN)."""
 
 
 @commands.command("run")
@@ -56,12 +59,27 @@ def scoring_run(
     typer.echo(f"{len(report.finalized)} finalised, {len(report.skipped)} skipped")
 
 
+@commands.command("certify")
+def certify(
+    as_of: dt.datetime = typer.Option(
+        ..., "--as-of", formats=["%Y-%m-%d"], help="The run's date (YYYY-MM-DD), not in the future."
+    ),
+) -> None:
+    """Certify every provider as of a date (SPEC §6.3); running again for the same date issues nothing new."""
+
+    async def work(session):
+        total = await certification.providers_to_certify(session)
+        with typer.progressbar(length=total, label="providers") as bar:
+            return await certification.run_certification(
+                session=session, actor=OPERATOR, as_of=as_of.date(), progress=bar.update
+            )
+
+    typer.echo(run(work).summary())
+
+
 # ---------------------------------------------------------------- payments
 
 payments_commands = group("Payments to providers.")
-
-OPERATOR = Actor(user_id=None, role=Role.ADMIN)
-"""The platform operator, as the journal records the command line."""
 
 
 @payments_commands.command("send")

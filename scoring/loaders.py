@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import and_, func, select
 
 from core.api import ContextLoader, by_key
-from scoring import access
+from scoring import access, certification
 from scoring.models import Payment, PaymentKind, Scorecard
 
 
@@ -63,3 +63,11 @@ class VisiblePaymentByIdLoader(ContextLoader):
             await session.scalars(access.visible_payments(self.ctx.actor).where(Payment.id.in_(keys)))
         ).all()
         return by_key(rows, keys, lambda row: row.id)
+
+
+class CurrentCertificateByProviderLoader(ContextLoader):
+    """Each provider's current certificate (or None), for a page of providers in one statement."""
+
+    async def load_batch(self, session, keys):
+        current = await certification.current_certificates(session, keys)
+        return [current.get(key) for key in keys]

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
 from core.api import Connection, connection, context_of, paginate, query_errors
-from scoring import payments
+from core.cache import volatile_field
+from core.limits import text_argument
+from scoring import certification, payments
 from scoring.types import Certification, Payment, PaymentStatusType
 
 
 @strawberry.type
 class Query:
-    @strawberry.field(description="Certificate verification, public.")
-    async def certificate(self, info: Info, code: str) -> Certification | None:
-        # Certificates are issued by certification runs (the scoring issue); none exist before.
-        return None
+    @volatile_field(
+        description="Certificate verification, public: the certificate with this code (any case; spaces and "
+        "hyphens ignored) and its status today, also when expired, revoked or superseded; null when unknown."
+    )
+    async def certificate(
+        self, info: Info, code: Annotated[str, text_argument("The code printed on it.", max_length=64)]
+    ) -> Certification | None:
+        async with context_of(info).db() as session:
+            found = await certification.verify(session, code)
+        return None if found is None else Certification.from_verification(found)
 
 
 # ---------------------------------------------------------------- payments

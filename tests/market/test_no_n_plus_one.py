@@ -42,8 +42,8 @@ async def test_providers_page_with_qualifications(session, api, statements, logi
     assert len(data_large["providers"]["edges"]) == 50
     assert all(len(e["node"]["qualifications"]) == 2 for e in data_large["providers"]["edges"])
     assert large == small
-    # clock offset + actor, count + page, qualifications, regions (the regions have no parent)
-    assert large == 6
+    # clock offset + actor, count + page, qualifications, regions (the regions have no parent), certificates
+    assert large == 7
 
 
 @pytest.mark.uncached

@@ -139,12 +139,16 @@ def test_every_mutation_of_the_schema_is_covered():
     from tests.contracts.test_contract_permissions import CASES as CONTRACT_CASES
     from tests.contracts.test_contract_permissions import TOKEN_CASES
     from tests.market.test_tender_permissions import CASES as TENDER_CASES
+    from tests.scoring.test_certification_permissions import CASES as CERTIFICATION_CASES
     from tests.scoring.test_payment_permissions import CASES as PAYMENT_CASES
     from tests.scoring.test_scoring_permissions import CASES as SCORING_CASES
 
     # login and registerProvider are open to anonymous callers (tested in their own modules); the
     # resident's link mutations (TOKEN_CASES) take a token instead of a login; finalizeAward is a tender case.
-    covered = CASES + TENDER_CASES + CONTRACT_CASES + TOKEN_CASES + SCORING_CASES + PAYMENT_CASES
+    covered = (
+        CASES + TENDER_CASES + CONTRACT_CASES + TOKEN_CASES + SCORING_CASES + PAYMENT_CASES
+        + CERTIFICATION_CASES
+    )  # fmt: skip
     assert names - {"login", "registerProvider"} == {case.name for case in covered}
 
 

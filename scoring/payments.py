@@ -34,13 +34,13 @@ from dataclasses import dataclass, field
 from sqlalchemy import Select, and_, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from contracts.models import Contract, ContractStatus
+from contracts.models import Contract
 from core import clock, journal
 from core.auth import Actor
 from core.db import unit_of_work
 from core.errors import DomainError, ErrorCode
 from market.models import Provider
-from scoring import access
+from scoring import access, scorecards
 from scoring.models import Payment, PaymentKind, PaymentStatus, WebhookEvent
 from scoring.payouts import PayoutBackend, PayoutInterrupted, PayoutRefused, TransferRequest
 
@@ -57,15 +57,6 @@ def idempotency_key(payment: Payment) -> str:
 def in_flight(payment: Payment) -> bool:
     """Claimed for sending, with no answer recorded: it is sent again with the same key."""
     return payment.status == PaymentStatus.SENT and payment.reference is None
-
-
-def ensure_contract_not_suspended(contract: Contract) -> None:
-    """No payment of a suspended contract is approved or sent until an officer reinstates it."""
-    if contract.status == ContractStatus.SUSPENDED:
-        raise DomainError(
-            ErrorCode.CONTRACT_SUSPENDED,
-            "the contract is SUSPENDED: its payments are held until an officer reinstates it",
-        )
 
 
 # ---------------------------------------------------------------- finding a payment
@@ -109,7 +100,7 @@ def payments_statement(*, actor: Actor | None, status: PaymentStatus | None = No
 async def approve_payment(*, session: AsyncSession, actor: Actor, payment_id: int) -> Payment:
     """CALCULATED → APPROVED, by an officer of the purchasing department."""
     payment, contract = await _payment(session, actor, payment_id, allowed=access.may_approve_payment)
-    ensure_contract_not_suspended(contract)
+    scorecards.require_payable(contract)
     if payment.status != PaymentStatus.CALCULATED:
         raise _wrong_state(payment, "approved", "CALCULATED")
     before = journal.snapshot(payment)
@@ -162,7 +153,7 @@ async def _claim(
 ) -> tuple[Payment, _Claim | None]:
     """Step 1: lock, check, and mark the payment SENT with its key (None: nothing to transfer)."""
     payment, contract = await _payment(session, actor, payment_id, allowed=access.may_send_payment)
-    ensure_contract_not_suspended(contract)
+    scorecards.require_payable(contract)
     before = journal.snapshot(payment)
     if payment.status == PaymentStatus.FAILED:
         payment.version += 1  # the refused transfer does not exist: a new one, under a new key

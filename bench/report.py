@@ -391,16 +391,25 @@ hundreds of ratings per second on one contract, far above what residents of one 
 
 
 def ratings_section_of(text: str) -> str:
-    """The ratings section of an existing RESULTS.md, or an empty string."""
+    """The sections of an existing RESULTS.md that other benchmarks wrote (the ratings section and
+    those after it, each opening with a `<!-- ... -->` mark), or an empty string: `make bench`
+    keeps them."""
     index = text.find(RATINGS_MARK)
-    return text[index:].rstrip() + "\n" if index >= 0 else ""
+    if index < 0:
+        index = text.find("\n<!-- ")
+    return text[index:].strip() + "\n" if index >= 0 else ""
 
 
 def with_ratings_section(text: str, section: str) -> str:
-    """`text` with its ratings section (if any) replaced by `section` (if any), at the end."""
+    """`text` with its ratings section (if any) replaced by `section` (if any); the sections other
+    benchmarks write after it (each opening with its own `<!-- ... -->` mark) stay as they are."""
     index = text.find(RATINGS_MARK)
     head = (text[:index] if index >= 0 else text).rstrip() + "\n"
-    return head + ("\n" + section if section else "")
+    others = ""
+    if index >= 0:
+        following = text.find("\n<!-- ", index + len(RATINGS_MARK))
+        others = text[following:].strip() + "\n" if following >= 0 else ""
+    return head + ("\n" + section.rstrip() + "\n" if section else "") + ("\n" + others if others else "")
 
 
 def render_ratings(machine: dict, run: dict) -> str:

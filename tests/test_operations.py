@@ -172,15 +172,15 @@ README_IDS = {
     "package": "U2VydmljZVBhY2thZ2U6MQ==",
     "evaluator.li@demo.gov.cn": "VXNlcjo4",
     "evaluator.zhou@demo.org.cn": "VXNlcjo5",
-    "tender": "VGVuZGVyOjg=",
-    "contract": "Q29udHJhY3Q6Mg==",
-    "demo contract": "Q29udHJhY3Q6MQ==",
+    "tender": "VGVuZGVyOjEw",
+    "contract": "Q29udHJhY3Q6NA==",
+    "demo contract": "Q29udHJhY3Q6Mw==",
     "audit firm": "QXVkaXRGaXJtOjE=",
-    "audit kpi": "S3BpOjQ=",
+    "audit kpi": "S3BpOjEw",
     "complaint": "Q29tcGxhaW50OjY=",
-    "audit": "QXVkaXQ6Mg==",
-    "check:0": "QXVkaXRDaGVjazo2",
-    "check:1": "QXVkaXRDaGVjazo3",
+    "audit": "QXVkaXQ6MTA=",
+    "check:0": "QXVkaXRDaGVjazozOA==",
+    "check:1": "QXVkaXRDaGVjazozOQ==",
     "appeal": "QXBwZWFsOjI=",
 }
 
@@ -450,6 +450,8 @@ async def recommend_award(w: Walkthrough) -> None:
     # Quality outweighs price: the dearest bid wins.
     assert ranking[0]["provider"]["legalName"] == demo.PROVIDERS[0].legal_name
     assert tender["award"]["bid"]["unitPrice"] == ranking[0]["unitPrice"] == "98.00"
+    # The demo's certificates: 颐康's 4 stars give 90 for the track record, 乐龄's 3 stars 80, as no certificate.
+    assert [(b["recordScore"], b["totalScore"]) for b in ranking] == [(90, 88.14), (80, 86.5), (80, 85.4)]
     w.values["winner"] = ranking[0]
     w.values["challenge_deadline"] = dt.datetime.fromisoformat(tender["challengeDeadline"])
     pending = await w.run("walkthrough/20_tender_award.graphql", {"tenderId": w.ids["tender"]})
@@ -506,19 +508,26 @@ async def my_contracts(w: Walkthrough) -> None:
     assert data["now"].startswith(today.isoformat())
     assert [f["name"] for f in data["auditFirms"]] == [demo.AUDIT_FIRM_NAME]
     w.note_id("audit firm", data["auditFirms"][0]["id"])
-    new, old = (e["node"] for e in data["contracts"]["edges"])  # the department's, newest first
+    new, old, last_year = (e["node"] for e in data["contracts"]["edges"])  # the department's, newest first
     assert (new["id"], new["auditFirm"], new["ratingsCount"]) == (w.ids["contract"], None, 0)
     assert old["auditFirm"]["name"] == demo.AUDIT_FIRM_NAME
     assert old["ratingsCount"] == sum(1 for d in demo.DELIVERIES if d.rating)
     w.note_id("demo contract", old["id"])
+    assert (last_year["status"], last_year["auditFirm"]["name"]) == ("COMPLETED", demo.AUDIT_FIRM_NAME)
+    assert last_year["ratingsCount"] >= demo.PAST_CONTRACTS[0].ratings
+    w.note_id("last year's contract", last_year["id"])
     audited = [k for k in new["kpis"] if k["source"] == "AUDIT"]
     assert [k["name"] for k in audited] == [AUDIT_KPI[0]]
     w.note_id("audit kpi", audited[0]["id"])
 
     # The auditor sees only its firm's contracts: not yet the new one.
     auditor = await w.login(AUDITOR.email, AUDITOR.password)
-    seen = await w.run("walkthrough/21_my_contracts.graphql", token=auditor)
-    assert [e["node"]["id"] for e in seen["contracts"]["edges"]] == [old["id"]]
+    seen = [
+        e["node"]
+        for e in (await w.run("walkthrough/21_my_contracts.graphql", token=auditor))["contracts"]["edges"]
+    ]
+    assert [c["id"] for c in seen[:1]] == [old["id"]]
+    assert [c["status"] for c in seen[1:]] == ["COMPLETED"] * len(demo.PAST_CONTRACTS)
 
 
 async def assign_audit_firm(w: Walkthrough) -> None:
@@ -627,7 +636,7 @@ async def respond_complaint(w: Walkthrough) -> None:
 async def create_audit(w: Walkthrough) -> None:
     token = await w.login(AUDITOR.email, AUDITOR.password)
     seen = await w.run("walkthrough/21_my_contracts.graphql", token=token)
-    assert [e["node"]["id"] for e in seen["contracts"]["edges"]] == [
+    assert [e["node"]["id"] for e in seen["contracts"]["edges"]][:2] == [
         w.ids["contract"],
         w.ids["demo contract"],
     ]

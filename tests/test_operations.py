@@ -42,6 +42,7 @@ from contracts.models import (
 from contracts.outbox import ConsoleBackend, send_notifications
 from contracts.ratings import is_flagged
 from core import clock, journal
+from core.api import decode_id
 from core.auth import Role
 from core.models import JournalEvent
 from core.settings import get_settings
@@ -58,6 +59,8 @@ from market.models import (
     TenderStatus,
     User,
 )
+from scoring import certification, pages
+from scoring.pages import qr_svg
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "graphql" / "operations"
@@ -160,6 +163,26 @@ NEW_CHECKS = [
 ]
 APPEAL_REASON = "3份记录由老人本人按手印确认（老人不会写字），附照片，请复核。"
 APPEAL_DECISION = "按手印确认有效，该项不扣分。"
+# Period 1 of the new contract, finalised after the clock passes its end: one visit rated 4 stars
+# (the package's only rating in the period's dates, so the prior mean is 3.0), 按时上门率 96.5 of 95,
+# 1 of 1500 planned visits, no substantiated complaint, the audit at 100 after the appeal.
+PAST_PERIOD_SECONDS = 5184000  # 60 days more
+NEW_SCORECARD = {
+    "periodIndex": 1,
+    "version": 1,
+    "ratingsCounted": 1,
+    "priorMean": 3.0,
+    "satisfaction": 52.27,
+    "kpiScore": 60.03,
+    "auditScore": 100.0,
+    "composite": 64.92,
+    "tier": "D",
+    "verifiedUnits": 1,
+    "base": "98.00",
+    "payoutRate": "0.75",
+    "payout": "73.50",
+    "holdback": "7.35",
+}
 # `market notify send`, through the console backend: one line per message.
 CONSOLE_LINE = re.compile(
     r"^\[sms to (\d{11})\] 【政府购买服务】.*(http://127\.0\.0\.1:8000/r/)(\S+) \(30天内有效\)$"
@@ -710,6 +733,107 @@ async def decide_appeal(w: Walkthrough) -> None:
     assert (audit["status"], audit["score"]) == ("SUBMITTED", pytest.approx(100.0))
 
 
+async def finalize_period(w: Walkthrough) -> None:
+    # The admin moves the clock past the end of the new contract's period 1.
+    token = await w.login(ADMIN.email, ADMIN.password)
+    data = await w.run("walkthrough/14_advance_clock.graphql", {"seconds": PAST_PERIOD_SECONDS}, token=token)
+    today = dt.datetime.fromisoformat(data["advanceClock"]["now"]).date()
+    assert today.isoformat() > w.values["period 1"]["endsOn"], (today, w.values["period 1"])
+    w.values["today"] = today
+    w.tokens["officer"] = await w.login(OFFICER.email, OFFICER.password)
+
+    variables = {"contractId": w.ids["contract"], "periodIndex": 1}
+    data = await w.run("walkthrough/35_finalize_period.graphql", variables, token=w.tokens["officer"])
+    card, payment = data["finalizePeriod"]["scorecard"], data["finalizePeriod"]["payment"]
+    assert card == NEW_SCORECARD, card
+    assert (payment["kind"], payment["status"], payment["amount"]) == ("PERIOD", "CALCULATED", "66.15")
+    w.note_id("payment", payment["id"])
+    again = await w.run("walkthrough/35_finalize_period.graphql", variables, token=w.tokens["officer"])
+    assert again["finalizePeriod"]["scorecard"] == card, "finalising again answers the same scorecard"
+
+    # The demo's contract has its first period ready too (ended, audited, the appeal decided).
+    demo_period = {"contractId": w.ids["demo contract"], "periodIndex": 1}
+    data = await w.run("walkthrough/35_finalize_period.graphql", demo_period, token=w.tokens["officer"])
+    demo_card = data["finalizePeriod"]["scorecard"]
+    assert (demo_card["version"], demo_card["auditScore"]) == (1, 80.0)
+    assert demo_card["ratingsCounted"] > 0 and data["finalizePeriod"]["payment"]["status"] == "CALCULATED"
+
+
+async def contract_periods(w: Walkthrough) -> None:
+    variables = {"id": w.ids["contract"]}
+    data = await w.run("walkthrough/36_contract_periods.graphql", variables, token=w.tokens["officer"])
+    first, *later = data["node"]["periods"]
+    assert first["scorecard"] == {
+        k: NEW_SCORECARD[k] for k in ("version", "composite", "tier", "ratingsCounted")
+    }
+    assert first["payment"] == {"id": w.ids["payment"], "status": "CALCULATED", "amount": "66.15"}
+    assert all(p["scorecard"] is None and p["payment"] is None for p in later)
+    # The scorecard is public with the contract; the payment is not.
+    anonymous = (await w.run("walkthrough/36_contract_periods.graphql", variables))["node"]["periods"][0]
+    assert anonymous["scorecard"] == first["scorecard"] and anonymous["payment"] is None
+
+
+async def approve_payment(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/37_approve_payment.graphql", {"id": w.ids["payment"]}, token=w.tokens["officer"]
+    )
+    assert data["approvePayment"]["payment"] == {
+        "id": w.ids["payment"],
+        "status": "APPROVED",
+        "amount": "66.15",
+    }
+
+
+async def send_payment(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/38_send_payment.graphql", {"id": w.ids["payment"]}, token=w.tokens["officer"]
+    )
+    payment = data["sendPayment"]["payment"]
+    payment_key = decode_id(w.ids["payment"], "Payment", field=["id"])
+    assert (payment["status"], payment["reference"], payment["attempts"]) == (
+        "PAID",
+        f"ledger-{payment_key}-v1",
+        1,
+    )
+    # Sent once: sending it again is refused, and nothing is paid twice.
+    operation = (OPERATIONS / "walkthrough/38_send_payment.graphql").read_text(encoding="utf-8")
+    again = await w.api(operation, {"id": w.ids["payment"]}, token=w.tokens["officer"])
+    assert [e["code"] for e in again["sendPayment"]["errors"]] == ["INVALID_STATE"]
+
+
+async def run_certification(w: Walkthrough) -> None:
+    token = await w.login(ADMIN.email, ADMIN.password)
+    variables = {"asOf": w.values["today"].isoformat()}
+    data = await w.run("walkthrough/39_run_certification.graphql", variables, token=token)
+    run = data["runCertification"]
+    assert (run["issued"], run["revoked"], run["unchanged"]) == (len(demo.PROVIDERS) + 1, 0, 0)
+    certified = {p["legalName"]: p["certification"] for p in run["providers"]}
+    yikang, leling = certified[demo.PROVIDERS[0].legal_name], certified[demo.PROVIDERS[1].legal_name]
+    assert (yikang["rated"], yikang["stars"]) == (True, 4)
+    # 乐龄's failed CRITICAL item (its second quarter last year) has left the 12 months: no star off now.
+    assert (leling["rated"], leling["stars"]) == (True, 4)
+    assert certified[NEW_PROVIDER["legalName"]]["rated"] is False
+    w.values["certificate"] = yikang["code"]
+
+
+async def certificate(w: Walkthrough) -> None:
+    code = w.values["certificate"]
+    typed = code.lower().replace("-", " ")  # as read from paper: any case, spaces
+    data = await w.run("walkthrough/40_certificate.graphql", {"code": typed})
+    found = data["certificate"]
+    assert (found["code"], found["status"], found["stars"], found["rated"]) == (code, "VALID", 4, True)
+    assert found["provider"]["legalName"] == demo.PROVIDERS[0].legal_name
+    assert found["periodsCounted"] == len(found["evidence"]) >= 2 and found["ratingsCounted"] >= 30
+    assert found["issuedOn"] == w.values["today"].isoformat()
+    assert found["verificationUrl"] == certification.verification_url(code)
+
+    # Its public page, with the QR code of its own address.
+    page = await w.api.client.get(f"/certificates/{code}")
+    assert page.status_code == 200
+    assert demo.PROVIDERS[0].legal_name in page.text and code in page.text
+    assert str(qr_svg(found["verificationUrl"], pages.TEXT["zh"]["qr_title"])) in page.text
+
+
 # One step per operation file, run in the files' sorted order; a step may reuse other files.
 STEPS: dict[str, Step] = {
     "walkthrough/01_service_packages.graphql": browse_catalogue,
@@ -746,6 +870,12 @@ STEPS: dict[str, Step] = {
     "walkthrough/32_submit_audit.graphql": submit_audit,
     "walkthrough/33_appeal_audit.graphql": appeal_audit,
     "walkthrough/34_decide_appeal.graphql": decide_appeal,
+    "walkthrough/35_finalize_period.graphql": finalize_period,
+    "walkthrough/36_contract_periods.graphql": contract_periods,
+    "walkthrough/37_approve_payment.graphql": approve_payment,
+    "walkthrough/38_send_payment.graphql": send_payment,
+    "walkthrough/39_run_certification.graphql": run_certification,
+    "walkthrough/40_certificate.graphql": certificate,
 }
 
 

@@ -47,6 +47,7 @@ from core.auth import Role
 from core.models import JournalEvent
 from core.settings import get_settings
 from demo import marketplace as demo
+from demo import scoring as demo_scoring
 from market import accounts
 from market.models import (
     Bid,
@@ -59,7 +60,8 @@ from market.models import (
     TenderStatus,
     User,
 )
-from scoring import certification, pages
+from scoring import certification, pages, rollups, scorecards
+from scoring.models import Certificate, LedgerEntry, Payment, PaymentKind, PaymentStatus, Scorecard
 from scoring.pages import qr_svg
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1105,5 +1107,68 @@ async def test_load_puts_the_awarded_contract_in_delivery(session):
         assert "/r/••••••" in message.body
     events = (await session.scalars(select(JournalEvent))).all()
     assert not any(PHONE_NUMBER.search(f"{e.before} {e.after}") for e in events)
+    verification = await journal.verify(session)
+    assert verification.ok, verification.reason
+
+
+async def test_load_scores_pays_and_certifies_last_years_contracts(session):
+    # Given an empty database, when the demo loads and commits
+    summary = await demo.load(session)
+    await session.commit()
+    today = clock.today(await clock.now(session))
+
+    # Then last year's two contracts are COMPLETED, every period finalised from its submitted audit
+    past = (
+        await session.scalars(
+            select(Contract).where(Contract.status == ContractStatus.COMPLETED).order_by(Contract.id)
+        )
+    ).all()
+    assert len(past) == len(demo.PAST_CONTRACTS) == 2
+    for contract in past:
+        cards = (await session.scalars(select(Scorecard).where(Scorecard.contract_id == contract.id))).all()
+        assert sorted(c.period_index for c in cards) == [1, 2, 3, 4] and {c.version for c in cards} == {1}
+        assert all(c.ratings_counted >= 300 for c in cards)
+    # and the rollups the scorecards read agree with the rows the bulk import wrote
+    ids = [c.id for c in past]
+    assert await rollups.recounted(session, ids) == await rollups.stored(session, ids)
+
+    # and their period payments of periods 1-3 were approved and paid through the ledger, once each;
+    # period 4's and the released holdbacks are CALCULATED
+    rows = (await session.scalars(select(Payment).where(Payment.contract_id.in_(ids)))).all()
+    period = {(p.contract_id, p.period_index): p for p in rows if p.kind == PaymentKind.PERIOD}
+    for (_contract, index), payment in period.items():
+        expected = PaymentStatus.PAID if index in demo_scoring.PAID_PERIODS else PaymentStatus.CALCULATED
+        assert payment.status == expected, (index, payment.status)
+        if expected == PaymentStatus.PAID:
+            assert payment.reference == f"ledger-{payment.id}-v1" and payment.attempts == 1
+    releases = [p for p in rows if p.kind == PaymentKind.HOLDBACK_RELEASE]
+    assert len(releases) == 2 and {p.status for p in releases} == {PaymentStatus.CALCULATED}
+    booked = Counter((await session.scalars(select(LedgerEntry.payment_id))).all())
+    assert booked == {p.id: 2 for p in period.values() if p.status == PaymentStatus.PAID}
+
+    # and the demo contract's first period is left ready for the walkthrough to finalise
+    contract = await session.scalar(select(Contract).where(Contract.status == ContractStatus.ACTIVE))
+    assert await session.scalar(select(func.count()).where(Scorecard.contract_id == contract.id)) == 0
+    officer = accounts.actor_of(await session.scalar(select(User).where(User.email == OFFICER.email)))
+    done = await scorecards.finalize_period(
+        session=session, actor=officer, contract_id=contract.id, period_index=1
+    )
+    assert done.created and done.payment.status == PaymentStatus.CALCULATED
+    await session.rollback()
+
+    # and every provider holds a certificate as of today: 颐康 and 乐龄 rated with stars (乐龄 one off
+    # for its CRITICAL item), the two without contracts UNRATED
+    assert f"certificates as of {today.isoformat()}: 4 stars, 3 stars, UNRATED, UNRATED" in summary
+    certificates = {
+        c.provider_id: c for c in (await session.scalars(select(Certificate).order_by(Certificate.id))).all()
+    }
+    names = dict((await session.execute(select(Provider.id, Provider.legal_name))).all())
+    by_name = {names[i]: c for i, c in certificates.items()}
+    yikang, leling = (by_name[p.legal_name] for p in demo.PROVIDERS[:2])
+    assert (yikang.rated, yikang.stars, yikang.critical_upheld) == (True, 4, False)
+    assert (leling.rated, leling.stars, leling.critical_upheld) == (True, 3, True)
+    for rated in (yikang, leling):
+        assert rated.periods_counted >= 2 and rated.ratings_counted >= 30 and rated.as_of == today
+    assert [by_name[p.legal_name].rated for p in demo.PROVIDERS[2:]] == [False, False]
     verification = await journal.verify(session)
     assert verification.ok, verification.reason

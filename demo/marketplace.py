@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -30,7 +29,8 @@ from contracts import audits, complaints, deliveries, lifecycle, outbox, ratings
 from contracts.models import AuditCheck, Contract, Severity
 from core import clock
 from core.auth import Actor, Role
-from core.settings import get_settings
+from demo.history import Ago, History, When
+from demo.scoring import PAST_CONTRACTS, PastContractStory, Scored, certify, tell_scoring
 from market import accounts, awards, bids, catalogue, challenges, directory, evaluation, providers, tenders
 from market.catalogue import KpiSpec, PackageSpec
 from market.models import (
@@ -83,7 +83,7 @@ AUDIT_FIRM_CREDIT_CODE = "91310101MA1GK3D89Q"
 class DemoQualification:
     type: str
     number: str
-    years_valid: int  # from 1 January of the year before loading
+    years_valid: int  # from 1 January of the year before the base data's
 
 
 @dataclass(frozen=True)
@@ -289,14 +289,6 @@ SCHOOL_LICENCE = "民办学校办学许可证"
 
 EVALUATORS = ("evaluator.li@demo.gov.cn", "evaluator.zhou@demo.org.cn")
 YIKANG, LELING, YINGZHOU = "yikang@provider.demo.cn", "leling@provider.demo.cn", "yingzhou@provider.demo.cn"
-
-
-@dataclass(frozen=True)
-class When:
-    """A moment of the demo's history: `day` days from the day of loading, at local `time`."""
-
-    day: int
-    time: str = "10:00"
 
 
 @dataclass(frozen=True)
@@ -575,22 +567,74 @@ TENDERS = (
         deadline=When(30, "17:00"),
         starts_after=45,
     ),
+    # Last year's contracts, scored, paid and certified (demo.scoring): in the order of PAST_CONTRACTS.
+    DemoTender(
+        status=TenderStatus.AWARDED,
+        officer="officer.huangpu@demo.gov.cn",
+        package="ELDER-HOME-VISIT",
+        region="310101",
+        title="黄浦区{year}年度打浦桥街道居家养老上门服务试点项目",
+        quantity=4_800,
+        periods=4,
+        period_months=3,
+        max_unit_price="110.00",
+        required=(ELDER_CARE_LICENCE,),
+        min_valid_bids=2,
+        drafted=When(-560, "09:30"),
+        published=When(-559, "10:00"),
+        deadline=When(-538, "17:00"),
+        starts_after=-507,
+        bids=(
+            DemoBid(YIKANG, "95.00", When(-550, "15:10"), _YIKANG_CARE, _YIKANG_CAPACITY),
+            DemoBid(LELING, "93.00", When(-545, "10:30"), _LELING_CARE, _LELING_CAPACITY),
+        ),
+        opened=When(-538, "17:30"),
+        evaluations=(
+            DemoEvaluation(EVALUATORS[0], When(-537, "09:30"), {YIKANG: 87, LELING: 80}),
+            DemoEvaluation(EVALUATORS[1], When(-537, "14:00"), {YIKANG: 85, LELING: 79}),
+        ),
+        recommended=When(-536, "10:00"),
+        finalized=When(-512, "10:00"),
+    ),
+    DemoTender(
+        status=TenderStatus.AWARDED,
+        officer="officer.chongming@demo.gov.cn",
+        package="ELDER-HOME-VISIT",
+        region="310151",
+        title="崇明区{year}年度城桥镇居家养老上门服务采购项目",
+        quantity=2_880,
+        periods=4,
+        period_months=3,
+        max_unit_price="110.00",
+        required=(ELDER_CARE_LICENCE,),
+        min_valid_bids=2,
+        drafted=When(-523, "09:00"),
+        published=When(-522, "10:00"),
+        deadline=When(-501, "17:00"),
+        starts_after=-470,
+        bids=(
+            DemoBid(LELING, "92.00", When(-515, "11:20"), _LELING_CARE, _LELING_CAPACITY),
+            DemoBid(YIKANG, "99.00", When(-510, "16:00"), _YIKANG_CARE, _YIKANG_CAPACITY),
+        ),
+        opened=When(-501, "17:30"),
+        evaluations=(
+            DemoEvaluation(EVALUATORS[0], When(-500, "09:30"), {LELING: 85, YIKANG: 83}),
+            DemoEvaluation(EVALUATORS[1], When(-500, "14:00"), {LELING: 86, YIKANG: 82}),
+        ),
+        recommended=When(-499, "10:00"),
+        finalized=When(-475, "10:00"),
+    ),
 )
+PREVIOUS_YEAR = tuple(range(len(TENDERS) - len(PAST_CONTRACTS), len(TENDERS)))
+"""Indexes in TENDERS of last year's tenders, whose contracts PAST_CONTRACTS tells."""
 
 # When the base data (regions, accounts, providers, catalogue) was set up, before any tender.
-BASE_DATA_DAY = When(-200, "09:00")
+BASE_DATA_DAY = When(-600, "09:00")
 
 
 # ---------------------------------------------------------------- the awarded tender's contract in delivery
 
 AWARDED = next(i for i, t in enumerate(TENDERS) if t.status == TenderStatus.AWARDED)
-
-
-@dataclass(frozen=True)
-class Ago:
-    """A moment `hours` before loading, for what must stay recent (a GREEN complaint)."""
-
-    hours: float
 
 
 @dataclass(frozen=True)
@@ -806,45 +850,6 @@ class _Loaded:
     contracts: dict[int, Contract] = field(default_factory=dict)  # index in TENDERS -> its contract
 
 
-Step = Callable[[], Awaitable[object]]
-
-
-class _History:
-    """Steps run in the order of their moments, the session's clock pinned to each step's moment.
-
-    Each step is a savepoint: its commit checks (a bid is in before the deadline) and its journal
-    events run at its moment, so the journal reads in time order; and when a step fails, the
-    caller's rollback leaves nothing behind.
-    """
-
-    def __init__(self, session: AsyncSession, now: dt.datetime):
-        self.session, self.now, self.today = session, now, clock.today(now)
-        self.steps: list[tuple[dt.datetime, int, Step]] = []
-
-    def moment(self, when: When | Ago) -> dt.datetime:
-        if isinstance(when, Ago):
-            return self.now - dt.timedelta(hours=when.hours)
-        hour, minute = (int(part) for part in when.time.split(":"))
-        local = dt.datetime.combine(
-            self.today + dt.timedelta(days=when.day), dt.time(hour, minute), tzinfo=get_settings().zone
-        )
-        return local.astimezone(dt.UTC)
-
-    def at(self, when: When | Ago, step: Step) -> None:
-        if (isinstance(when, When) and when.day >= 0) or (isinstance(when, Ago) and when.hours <= 0):
-            raise ValueError(f"the demo's history lies before the moment of loading, not at {when}")
-        self.steps.append((self.moment(when), len(self.steps), step))
-
-    async def run(self) -> None:
-        try:
-            for moment, _, step in sorted(self.steps, key=lambda s: s[:2]):
-                clock.pin(self.session, moment)
-                async with self.session.begin_nested():
-                    await step()
-        finally:
-            clock.pin(self.session, None)
-
-
 def _first_of_next_month(day: dt.date) -> dt.date:
     return (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
 
@@ -856,7 +861,7 @@ def _start_date(t: DemoTender, today: dt.date) -> dt.date:
 class _TenderStory:
     """The steps of one tender's history, done through the services by the demo accounts."""
 
-    def __init__(self, history: _History, loaded: _Loaded, index: int):
+    def __init__(self, history: History, loaded: _Loaded, index: int):
         self.history, self.loaded, self.index = history, loaded, index
         self.session, self.t = history.session, TENDERS[index]
 
@@ -989,7 +994,7 @@ class _ContractStory:
     """The awarded tender's contract in delivery: its audit firm, visits, residents' ratings, a dispute,
     complaints, and the audit of its first period with an appeal; the steps follow the award's."""
 
-    def __init__(self, history: _History, loaded: _Loaded, index: int):
+    def __init__(self, history: History, loaded: _Loaded, index: int):
         self.history, self.loaded, self.index = history, loaded, index
         self.session, self.t = history.session, TENDERS[index]
         self.tokens: dict[int, str] = {}  # delivery day -> link token, as the resident received it
@@ -1189,12 +1194,34 @@ async def load(session: AsyncSession) -> str:
     The base data is dated BASE_DATA_DAY and the tenders' histories happen on their days, the
     session's clock pinned to each moment; it reads the real (or test) clock again afterwards.
     """
-    history = _History(session, await clock.now(session))
+    history = History(session, await clock.now(session))
     loaded = _Loaded()
     history.at(BASE_DATA_DAY, partial(_base_data, session, loaded))
     for index in range(len(TENDERS)):
         _TenderStory(history, loaded, index).tell()
     _ContractStory(history, loaded, AWARDED).tell()
+    for index, past in zip(PREVIOUS_YEAR, PAST_CONTRACTS, strict=True):
+        t = TENDERS[index]
+        start = _start_date(t, history.today)
+        PastContractStory(
+            history,
+            past=past,
+            contracts=loaded.contracts,
+            tender_index=index,
+            actors=loaded.actors,
+            officer=t.officer,
+            awarded=t.finalized,
+            periods=lifecycle.periods(start_date=start, count=t.periods, months=t.period_months),
+        ).tell()
+    scored = Scored()
+    tell_scoring(
+        history,
+        contracts=loaded.contracts,
+        tender_indexes=list(PREVIOUS_YEAR),
+        officers={i: TENDERS[i].officer for i in PREVIOUS_YEAR},
+        actors=loaded.actors,
+        scored=scored,
+    )
     await history.run()
     for index, t in enumerate(TENDERS):
         reached = loaded.tenders[index].status
@@ -1203,15 +1230,21 @@ async def load(session: AsyncSession) -> str:
     # The residents' texts: sent, they keep neither the phone number nor the link's token.
     while (await outbox.send_notifications(session=session, backend=_Silent()))[0]:
         pass
+    certified = await certify(session)
 
     ratings = sum(1 for d in DELIVERIES if d.rating)
+    issued = sorted(certified.issued, key=lambda c: c.provider_id)
+    stars = ", ".join(f"{c.stars} stars" if c.rated else "UNRATED" for c in issued)
     return (
         f"demo data loaded: {len(REGIONS)} regions, {len(DEPARTMENTS)} departments, 1 audit firm, "
         f"{len(PROVIDERS)} approved providers, {len(PACKAGES)} service packages, "
         f"{len(ACCOUNTS)} accounts (passwords in README.md), "
-        f"{len(TENDERS)} tenders (one in each state) and {len(loaded.contracts)} contract in delivery: "
-        f"{len(DELIVERIES)} deliveries, {ratings} ratings, {len(COMPLAINTS)} complaints, "
-        f"an audit of period 1 and its appeal"
+        f"{len(TENDERS)} tenders (each state, {len(PREVIOUS_YEAR)} more AWARDED last year); "
+        f"1 contract in delivery: {len(DELIVERIES)} deliveries, {ratings} ratings, "
+        f"{len(COMPLAINTS)} complaints, "
+        f"an audit of period 1 and its appeal; {len(PREVIOUS_YEAR)} completed contracts: "
+        f"{scored.finalized} periods finalised, {scored.paid} payments sent (ledger), "
+        f"{scored.calculated} CALCULATED; certificates as of {certified.as_of.isoformat()}: {stars}"
     )
 
 

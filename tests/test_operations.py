@@ -32,6 +32,7 @@ from contracts.models import (
     Complaint,
     ComplaintStatus,
     Contract,
+    ContractStatus,
     Delivery,
     Light,
     Notification,
@@ -41,10 +42,12 @@ from contracts.models import (
 from contracts.outbox import ConsoleBackend, send_notifications
 from contracts.ratings import is_flagged
 from core import clock, journal
+from core.api import decode_id
 from core.auth import Role
 from core.models import JournalEvent
 from core.settings import get_settings
 from demo import marketplace as demo
+from demo import scoring as demo_scoring
 from market import accounts
 from market.models import (
     Bid,
@@ -57,6 +60,9 @@ from market.models import (
     TenderStatus,
     User,
 )
+from scoring import certification, pages, rollups, scorecards
+from scoring.models import Certificate, LedgerEntry, Payment, PaymentKind, PaymentStatus, Scorecard
+from scoring.pages import qr_svg
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATIONS = ROOT / "graphql" / "operations"
@@ -159,6 +165,26 @@ NEW_CHECKS = [
 ]
 APPEAL_REASON = "3份记录由老人本人按手印确认（老人不会写字），附照片，请复核。"
 APPEAL_DECISION = "按手印确认有效，该项不扣分。"
+# Period 1 of the new contract, finalised after the clock passes its end: one visit rated 4 stars
+# (the package's only rating in the period's dates, so the prior mean is 3.0), 按时上门率 96.5 of 95,
+# 1 of 1500 planned visits, no substantiated complaint, the audit at 100 after the appeal.
+PAST_PERIOD_SECONDS = 5184000  # 60 days more
+NEW_SCORECARD = {
+    "periodIndex": 1,
+    "version": 1,
+    "ratingsCounted": 1,
+    "priorMean": 3.0,
+    "satisfaction": 52.27,
+    "kpiScore": 60.03,
+    "auditScore": 100.0,
+    "composite": 64.92,
+    "tier": "D",
+    "verifiedUnits": 1,
+    "base": "98.00",
+    "payoutRate": "0.75",
+    "payout": "73.50",
+    "holdback": "7.35",
+}
 # `market notify send`, through the console backend: one line per message.
 CONSOLE_LINE = re.compile(
     r"^\[sms to (\d{11})\] 【政府购买服务】.*(http://127\.0\.0\.1:8000/r/)(\S+) \(30天内有效\)$"
@@ -171,15 +197,15 @@ README_IDS = {
     "package": "U2VydmljZVBhY2thZ2U6MQ==",
     "evaluator.li@demo.gov.cn": "VXNlcjo4",
     "evaluator.zhou@demo.org.cn": "VXNlcjo5",
-    "tender": "VGVuZGVyOjg=",
-    "contract": "Q29udHJhY3Q6Mg==",
-    "demo contract": "Q29udHJhY3Q6MQ==",
+    "tender": "VGVuZGVyOjEw",
+    "contract": "Q29udHJhY3Q6NA==",
+    "demo contract": "Q29udHJhY3Q6Mw==",
     "audit firm": "QXVkaXRGaXJtOjE=",
-    "audit kpi": "S3BpOjQ=",
+    "audit kpi": "S3BpOjEw",
     "complaint": "Q29tcGxhaW50OjY=",
-    "audit": "QXVkaXQ6Mg==",
-    "check:0": "QXVkaXRDaGVjazo2",
-    "check:1": "QXVkaXRDaGVjazo3",
+    "audit": "QXVkaXQ6MTA=",
+    "check:0": "QXVkaXRDaGVjazozOA==",
+    "check:1": "QXVkaXRDaGVjazozOQ==",
     "appeal": "QXBwZWFsOjI=",
 }
 
@@ -449,6 +475,8 @@ async def recommend_award(w: Walkthrough) -> None:
     # Quality outweighs price: the dearest bid wins.
     assert ranking[0]["provider"]["legalName"] == demo.PROVIDERS[0].legal_name
     assert tender["award"]["bid"]["unitPrice"] == ranking[0]["unitPrice"] == "98.00"
+    # The demo's certificates: 颐康's 4 stars give 90 for the track record, 乐龄's 3 stars 80, as no certificate.
+    assert [(b["recordScore"], b["totalScore"]) for b in ranking] == [(90, 88.14), (80, 86.5), (80, 85.4)]
     w.values["winner"] = ranking[0]
     w.values["challenge_deadline"] = dt.datetime.fromisoformat(tender["challengeDeadline"])
     pending = await w.run("walkthrough/20_tender_award.graphql", {"tenderId": w.ids["tender"]})
@@ -505,19 +533,26 @@ async def my_contracts(w: Walkthrough) -> None:
     assert data["now"].startswith(today.isoformat())
     assert [f["name"] for f in data["auditFirms"]] == [demo.AUDIT_FIRM_NAME]
     w.note_id("audit firm", data["auditFirms"][0]["id"])
-    new, old = (e["node"] for e in data["contracts"]["edges"])  # the department's, newest first
+    new, old, last_year = (e["node"] for e in data["contracts"]["edges"])  # the department's, newest first
     assert (new["id"], new["auditFirm"], new["ratingsCount"]) == (w.ids["contract"], None, 0)
     assert old["auditFirm"]["name"] == demo.AUDIT_FIRM_NAME
     assert old["ratingsCount"] == sum(1 for d in demo.DELIVERIES if d.rating)
     w.note_id("demo contract", old["id"])
+    assert (last_year["status"], last_year["auditFirm"]["name"]) == ("COMPLETED", demo.AUDIT_FIRM_NAME)
+    assert last_year["ratingsCount"] >= demo.PAST_CONTRACTS[0].ratings
+    w.note_id("last year's contract", last_year["id"])
     audited = [k for k in new["kpis"] if k["source"] == "AUDIT"]
     assert [k["name"] for k in audited] == [AUDIT_KPI[0]]
     w.note_id("audit kpi", audited[0]["id"])
 
     # The auditor sees only its firm's contracts: not yet the new one.
     auditor = await w.login(AUDITOR.email, AUDITOR.password)
-    seen = await w.run("walkthrough/21_my_contracts.graphql", token=auditor)
-    assert [e["node"]["id"] for e in seen["contracts"]["edges"]] == [old["id"]]
+    seen = [
+        e["node"]
+        for e in (await w.run("walkthrough/21_my_contracts.graphql", token=auditor))["contracts"]["edges"]
+    ]
+    assert [c["id"] for c in seen[:1]] == [old["id"]]
+    assert [c["status"] for c in seen[1:]] == ["COMPLETED"] * len(demo.PAST_CONTRACTS)
 
 
 async def assign_audit_firm(w: Walkthrough) -> None:
@@ -626,7 +661,7 @@ async def respond_complaint(w: Walkthrough) -> None:
 async def create_audit(w: Walkthrough) -> None:
     token = await w.login(AUDITOR.email, AUDITOR.password)
     seen = await w.run("walkthrough/21_my_contracts.graphql", token=token)
-    assert [e["node"]["id"] for e in seen["contracts"]["edges"]] == [
+    assert [e["node"]["id"] for e in seen["contracts"]["edges"]][:2] == [
         w.ids["contract"],
         w.ids["demo contract"],
     ]
@@ -700,6 +735,107 @@ async def decide_appeal(w: Walkthrough) -> None:
     assert (audit["status"], audit["score"]) == ("SUBMITTED", pytest.approx(100.0))
 
 
+async def finalize_period(w: Walkthrough) -> None:
+    # The admin moves the clock past the end of the new contract's period 1.
+    token = await w.login(ADMIN.email, ADMIN.password)
+    data = await w.run("walkthrough/14_advance_clock.graphql", {"seconds": PAST_PERIOD_SECONDS}, token=token)
+    today = dt.datetime.fromisoformat(data["advanceClock"]["now"]).date()
+    assert today.isoformat() > w.values["period 1"]["endsOn"], (today, w.values["period 1"])
+    w.values["today"] = today
+    w.tokens["officer"] = await w.login(OFFICER.email, OFFICER.password)
+
+    variables = {"contractId": w.ids["contract"], "periodIndex": 1}
+    data = await w.run("walkthrough/35_finalize_period.graphql", variables, token=w.tokens["officer"])
+    card, payment = data["finalizePeriod"]["scorecard"], data["finalizePeriod"]["payment"]
+    assert card == NEW_SCORECARD, card
+    assert (payment["kind"], payment["status"], payment["amount"]) == ("PERIOD", "CALCULATED", "66.15")
+    w.note_id("payment", payment["id"])
+    again = await w.run("walkthrough/35_finalize_period.graphql", variables, token=w.tokens["officer"])
+    assert again["finalizePeriod"]["scorecard"] == card, "finalising again answers the same scorecard"
+
+    # The demo's contract has its first period ready too (ended, audited, the appeal decided).
+    demo_period = {"contractId": w.ids["demo contract"], "periodIndex": 1}
+    data = await w.run("walkthrough/35_finalize_period.graphql", demo_period, token=w.tokens["officer"])
+    demo_card = data["finalizePeriod"]["scorecard"]
+    assert (demo_card["version"], demo_card["auditScore"]) == (1, 80.0)
+    assert demo_card["ratingsCounted"] > 0 and data["finalizePeriod"]["payment"]["status"] == "CALCULATED"
+
+
+async def contract_periods(w: Walkthrough) -> None:
+    variables = {"id": w.ids["contract"]}
+    data = await w.run("walkthrough/36_contract_periods.graphql", variables, token=w.tokens["officer"])
+    first, *later = data["node"]["periods"]
+    assert first["scorecard"] == {
+        k: NEW_SCORECARD[k] for k in ("version", "composite", "tier", "ratingsCounted")
+    }
+    assert first["payment"] == {"id": w.ids["payment"], "status": "CALCULATED", "amount": "66.15"}
+    assert all(p["scorecard"] is None and p["payment"] is None for p in later)
+    # The scorecard is public with the contract; the payment is not.
+    anonymous = (await w.run("walkthrough/36_contract_periods.graphql", variables))["node"]["periods"][0]
+    assert anonymous["scorecard"] == first["scorecard"] and anonymous["payment"] is None
+
+
+async def approve_payment(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/37_approve_payment.graphql", {"id": w.ids["payment"]}, token=w.tokens["officer"]
+    )
+    assert data["approvePayment"]["payment"] == {
+        "id": w.ids["payment"],
+        "status": "APPROVED",
+        "amount": "66.15",
+    }
+
+
+async def send_payment(w: Walkthrough) -> None:
+    data = await w.run(
+        "walkthrough/38_send_payment.graphql", {"id": w.ids["payment"]}, token=w.tokens["officer"]
+    )
+    payment = data["sendPayment"]["payment"]
+    payment_key = decode_id(w.ids["payment"], "Payment", field=["id"])
+    assert (payment["status"], payment["reference"], payment["attempts"]) == (
+        "PAID",
+        f"ledger-{payment_key}-v1",
+        1,
+    )
+    # Sent once: sending it again is refused, and nothing is paid twice.
+    operation = (OPERATIONS / "walkthrough/38_send_payment.graphql").read_text(encoding="utf-8")
+    again = await w.api(operation, {"id": w.ids["payment"]}, token=w.tokens["officer"])
+    assert [e["code"] for e in again["sendPayment"]["errors"]] == ["INVALID_STATE"]
+
+
+async def run_certification(w: Walkthrough) -> None:
+    token = await w.login(ADMIN.email, ADMIN.password)
+    variables = {"asOf": w.values["today"].isoformat()}
+    data = await w.run("walkthrough/39_run_certification.graphql", variables, token=token)
+    run = data["runCertification"]
+    assert (run["issued"], run["revoked"], run["unchanged"]) == (len(demo.PROVIDERS) + 1, 0, 0)
+    certified = {p["legalName"]: p["certification"] for p in run["providers"]}
+    yikang, leling = certified[demo.PROVIDERS[0].legal_name], certified[demo.PROVIDERS[1].legal_name]
+    assert (yikang["rated"], yikang["stars"]) == (True, 4)
+    # 乐龄's failed CRITICAL item (its second quarter last year) has left the 12 months: no star off now.
+    assert (leling["rated"], leling["stars"]) == (True, 4)
+    assert certified[NEW_PROVIDER["legalName"]]["rated"] is False
+    w.values["certificate"] = yikang["code"]
+
+
+async def certificate(w: Walkthrough) -> None:
+    code = w.values["certificate"]
+    typed = code.lower().replace("-", " ")  # as read from paper: any case, spaces
+    data = await w.run("walkthrough/40_certificate.graphql", {"code": typed})
+    found = data["certificate"]
+    assert (found["code"], found["status"], found["stars"], found["rated"]) == (code, "VALID", 4, True)
+    assert found["provider"]["legalName"] == demo.PROVIDERS[0].legal_name
+    assert found["periodsCounted"] == len(found["evidence"]) >= 2 and found["ratingsCounted"] >= 30
+    assert found["issuedOn"] == w.values["today"].isoformat()
+    assert found["verificationUrl"] == certification.verification_url(code)
+
+    # Its public page, with the QR code of its own address.
+    page = await w.api.client.get(f"/certificates/{code}")
+    assert page.status_code == 200
+    assert demo.PROVIDERS[0].legal_name in page.text and code in page.text
+    assert str(qr_svg(found["verificationUrl"], pages.TEXT["zh"]["qr_title"])) in page.text
+
+
 # One step per operation file, run in the files' sorted order; a step may reuse other files.
 STEPS: dict[str, Step] = {
     "walkthrough/01_service_packages.graphql": browse_catalogue,
@@ -736,6 +872,12 @@ STEPS: dict[str, Step] = {
     "walkthrough/32_submit_audit.graphql": submit_audit,
     "walkthrough/33_appeal_audit.graphql": appeal_audit,
     "walkthrough/34_decide_appeal.graphql": decide_appeal,
+    "walkthrough/35_finalize_period.graphql": finalize_period,
+    "walkthrough/36_contract_periods.graphql": contract_periods,
+    "walkthrough/37_approve_payment.graphql": approve_payment,
+    "walkthrough/38_send_payment.graphql": send_payment,
+    "walkthrough/39_run_certification.graphql": run_certification,
+    "walkthrough/40_certificate.graphql": certificate,
 }
 
 
@@ -836,7 +978,8 @@ async def test_load_fills_an_empty_database(session):
     # Then it is no longer empty and holds what the README promises
     assert not await demo.database_is_empty(session)
     assert "4 approved providers" in summary
-    assert "7 tenders" in summary and "1 contract" in summary
+    assert f"{len(demo.TENDERS)} tenders" in summary and "1 contract in delivery" in summary
+    assert "2 completed contracts" in summary
     statuses = (await session.scalars(select(Provider.status))).all()
     assert statuses == [ProviderStatus.ACTIVE] * 4
     assert await session.scalar(select(func.count()).select_from(ServicePackage)) == 3
@@ -863,14 +1006,16 @@ async def test_load_makes_one_tender_in_each_state_through_the_services(session)
     await demo.load(session)
     await session.commit()
 
-    # Then there is one tender in each state, the awarded one with its contract
-    tenders = (await session.scalars(select(Tender))).all()
-    assert Counter(t.status for t in tenders) == dict.fromkeys(TenderStatus, 1)
-    by_status = {t.status: t for t in tenders}
-    contracts = (await session.scalars(select(Contract))).all()
-    assert [c.tender_id for c in contracts] == [by_status[TenderStatus.AWARDED].id]
-    winner = await session.get(Bid, contracts[0].bid_id)
-    assert contracts[0].total_value == winner.unit_price * by_status[TenderStatus.AWARDED].quantity
+    # Then there is one tender in each state, and last year's two more AWARDED, each with its contract
+    tenders = (await session.scalars(select(Tender).order_by(Tender.id))).all()
+    assert Counter(t.status for t in tenders) == dict.fromkeys(TenderStatus, 1) | {TenderStatus.AWARDED: 3}
+    by_status = {t.status: t for t in tenders}  # the newest of each state
+    contracts = (await session.scalars(select(Contract).order_by(Contract.id))).all()
+    assert [c.tender_id for c in contracts] == [t.id for t in tenders if t.status == TenderStatus.AWARDED]
+    for contract in contracts:
+        winner = await session.get(Bid, contract.bid_id)
+        tender = await session.get(Tender, contract.tender_id)
+        assert contract.total_value == winner.unit_price * tender.quantity
 
     # and its history lies where the README says, relative to now
     now = dt.datetime.now(dt.UTC)
@@ -910,7 +1055,7 @@ async def test_load_puts_the_awarded_contract_in_delivery(session):
     today = clock.today(now)
 
     # Then the awarded tender's contract has the demo's audit firm, and its term started weeks ago
-    contract = await session.scalar(select(Contract))
+    contract = await session.scalar(select(Contract).where(Contract.status == ContractStatus.ACTIVE))
     assert contract.audit_firm_id is not None
     start, _end = lifecycle.contract_term(contract)
     assert start <= today - dt.timedelta(days=100)
@@ -923,7 +1068,7 @@ async def test_load_puts_the_awarded_contract_in_delivery(session):
     assert all(today - dt.timedelta(weeks=11) <= d.delivered_on < today for d in deliveries)
     assert sum(d.disputed_at is not None for d in deliveries) == 1
     assert sum(d.marked_false_by_audit_id is not None for d in deliveries) == 1
-    ratings = (await session.scalars(select(Rating))).all()
+    ratings = (await session.scalars(select(Rating).where(Rating.contract_id == contract.id))).all()
     assert len(ratings) == sum(1 for d in demo.DELIVERIES if d.rating) >= len(deliveries) * 2 // 3
     assert [r.flag_reason for r in ratings if is_flagged(r)] == [
         "the resident's phone is registered to the provider's own staff"
@@ -932,17 +1077,21 @@ async def test_load_puts_the_awarded_contract_in_delivery(session):
     assert stars[4] + stars[5] >= 3 * (stars[1] + stars[2] + stars[3]) > 0, stars  # mostly good
 
     # and complaints in each status, the open ones in more than one light
-    complaints = (await session.scalars(select(Complaint))).all()
+    complaints = (await session.scalars(select(Complaint))).all()  # last year's contracts have none
     assert {c.status for c in complaints} == set(ComplaintStatus)
     assert [c.substantiated for c in complaints if c.status == ComplaintStatus.RESOLVED] == [True]
     lights = Counter(light(c, now) for c in complaints)
     assert lights == {Light.GREEN: 1, Light.YELLOW: 1, Light.RED: 1, None: 2}
 
     # and a submitted audit of period 1 whose appeal overturned one item and upheld another
-    audit = await session.scalar(select(Audit))
+    audit = await session.scalar(select(Audit).where(Audit.contract_id == contract.id))
     assert (audit.contract_id, audit.period_index, audit.status) == (contract.id, 1, AuditStatus.SUBMITTED)
     assert audit.submitted_at.date() > period_1.ends_on
-    checks = (await session.scalars(select(AuditCheck).order_by(AuditCheck.id))).all()
+    checks = (
+        await session.scalars(
+            select(AuditCheck).where(AuditCheck.audit_id == audit.id).order_by(AuditCheck.id)
+        )
+    ).all()
     assert len(checks) == len(demo.AUDIT_CHECKS)
     appeal = await session.scalar(select(Appeal))
     assert appeal.decided_at is not None and len(appeal.decisions) == 2
@@ -951,12 +1100,75 @@ async def test_load_puts_the_awarded_contract_in_delivery(session):
 
     # and every resident's text was sent: no phone number or link token is left in clear
     outbox = (await session.scalars(select(Notification))).all()
-    assert len(outbox) == len(deliveries)
+    assert len(outbox) == len(deliveries)  # bulk imports text nobody
     assert {m.status for m in outbox} == {NotificationStatus.SENT}
     for message in outbox:
         assert not re.search(r"\d{11}", message.recipient + message.body), message.recipient
         assert "/r/••••••" in message.body
     events = (await session.scalars(select(JournalEvent))).all()
     assert not any(PHONE_NUMBER.search(f"{e.before} {e.after}") for e in events)
+    verification = await journal.verify(session)
+    assert verification.ok, verification.reason
+
+
+async def test_load_scores_pays_and_certifies_last_years_contracts(session):
+    # Given an empty database, when the demo loads and commits
+    summary = await demo.load(session)
+    await session.commit()
+    today = clock.today(await clock.now(session))
+
+    # Then last year's two contracts are COMPLETED, every period finalised from its submitted audit
+    past = (
+        await session.scalars(
+            select(Contract).where(Contract.status == ContractStatus.COMPLETED).order_by(Contract.id)
+        )
+    ).all()
+    assert len(past) == len(demo.PAST_CONTRACTS) == 2
+    for contract in past:
+        cards = (await session.scalars(select(Scorecard).where(Scorecard.contract_id == contract.id))).all()
+        assert sorted(c.period_index for c in cards) == [1, 2, 3, 4] and {c.version for c in cards} == {1}
+        assert all(c.ratings_counted >= 300 for c in cards)
+    # and the rollups the scorecards read agree with the rows the bulk import wrote
+    ids = [c.id for c in past]
+    assert await rollups.recounted(session, ids) == await rollups.stored(session, ids)
+
+    # and their period payments of periods 1-3 were approved and paid through the ledger, once each;
+    # period 4's and the released holdbacks are CALCULATED
+    rows = (await session.scalars(select(Payment).where(Payment.contract_id.in_(ids)))).all()
+    period = {(p.contract_id, p.period_index): p for p in rows if p.kind == PaymentKind.PERIOD}
+    for (_contract, index), payment in period.items():
+        expected = PaymentStatus.PAID if index in demo_scoring.PAID_PERIODS else PaymentStatus.CALCULATED
+        assert payment.status == expected, (index, payment.status)
+        if expected == PaymentStatus.PAID:
+            assert payment.reference == f"ledger-{payment.id}-v1" and payment.attempts == 1
+    releases = [p for p in rows if p.kind == PaymentKind.HOLDBACK_RELEASE]
+    assert len(releases) == 2 and {p.status for p in releases} == {PaymentStatus.CALCULATED}
+    booked = Counter((await session.scalars(select(LedgerEntry.payment_id))).all())
+    assert booked == {p.id: 2 for p in period.values() if p.status == PaymentStatus.PAID}
+
+    # and the demo contract's first period is left ready for the walkthrough to finalise
+    contract = await session.scalar(select(Contract).where(Contract.status == ContractStatus.ACTIVE))
+    assert await session.scalar(select(func.count()).where(Scorecard.contract_id == contract.id)) == 0
+    officer = accounts.actor_of(await session.scalar(select(User).where(User.email == OFFICER.email)))
+    done = await scorecards.finalize_period(
+        session=session, actor=officer, contract_id=contract.id, period_index=1
+    )
+    assert done.created and done.payment.status == PaymentStatus.CALCULATED
+    await session.rollback()
+
+    # and every provider holds a certificate as of today: 颐康 and 乐龄 rated with stars (乐龄 one off
+    # for its CRITICAL item), the two without contracts UNRATED
+    assert f"certificates as of {today.isoformat()}: 4 stars, 3 stars, UNRATED, UNRATED" in summary
+    certificates = {
+        c.provider_id: c for c in (await session.scalars(select(Certificate).order_by(Certificate.id))).all()
+    }
+    names = dict((await session.execute(select(Provider.id, Provider.legal_name))).all())
+    by_name = {names[i]: c for i, c in certificates.items()}
+    yikang, leling = (by_name[p.legal_name] for p in demo.PROVIDERS[:2])
+    assert (yikang.rated, yikang.stars, yikang.critical_upheld) == (True, 4, False)
+    assert (leling.rated, leling.stars, leling.critical_upheld) == (True, 3, True)
+    for rated in (yikang, leling):
+        assert rated.periods_counted >= 2 and rated.ratings_counted >= 30 and rated.as_of == today
+    assert [by_name[p.legal_name].rated for p in demo.PROVIDERS[2:]] == [False, False]
     verification = await journal.verify(session)
     assert verification.ok, verification.reason

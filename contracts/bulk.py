@@ -48,13 +48,14 @@ from collections.abc import Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from contracts.deliveries import TOKEN_LIFETIME
 from contracts.lifecycle import contract_term
 from contracts.models import Contract, ContractStatus, Delivery, Rating
 from contracts.residents import address_hash, phone_hash, token_hash
+from core import bulk as core_bulk
 from core import clock, hooks, journal
 from core.db import create_sessionmaker
 from core.errors import DomainError, ErrorCode
@@ -81,7 +82,6 @@ COMMENTS = {
 NOTES = ("助浴", "助洁", "助餐", "陪同就医", "基础照护")
 DISPUTE_REASONS = ("当天没有人上门", "服务时间和记录不符")
 # SQLite allows 32,766 bound values per statement: rows per multi-row INSERT.
-_SQLITE_ROWS = 1_000
 
 DELIVERY_COLUMNS = (
     "id", "contract_id", "delivered_on", "units", "note", "phone_hash", "token_hash", "token_expires_at",
@@ -404,19 +404,13 @@ class _ContractPlan:
 
 async def _write(session: AsyncSession, batch: _Batch, contract_id: int, *, action: str) -> None:
     """The batch's deliveries and ratings, and one journal event, in the session's transaction."""
-    connection = await session.connection()
-    ids = await _reserve_ids(session, len(batch.deliveries))
+    ids = await core_bulk.reserve_ids(session, Delivery.__table__, len(batch.deliveries))
     for delivery, delivery_id in zip(batch.deliveries, ids, strict=True):
         delivery["id"] = delivery_id
     for rating in batch.ratings_rows:
         rating["delivery_id"] = rating.pop("_delivery")["id"]
-    if connection.dialect.name == "postgresql":
-        raw = (await connection.get_raw_connection()).driver_connection
-        await _copy(raw, "delivery", DELIVERY_COLUMNS, batch.deliveries)
-        await _copy(raw, "rating", RATING_COLUMNS, batch.ratings_rows)
-    else:
-        await _insert_rows(session, Delivery.__table__, DELIVERY_COLUMNS, batch.deliveries)
-        await _insert_rows(session, Rating.__table__, RATING_COLUMNS, batch.ratings_rows)
+    await core_bulk.insert_rows(session, Delivery.__table__, batch.deliveries, DELIVERY_COLUMNS)
+    await core_bulk.insert_rows(session, Rating.__table__, batch.ratings_rows, RATING_COLUMNS)
     # Core inserts pass no ORM event: what is kept from these rows downstream (scoring's period
     # rollups) is brought up to date here, in the batch's transaction.
     await hooks.emit(
@@ -440,58 +434,6 @@ async def _write(session: AsyncSession, batch: _Batch, contract_id: int, *, acti
             "delivered_on": [min(days).isoformat(), max(days).isoformat()] if days else None,
         },
     )
-
-
-async def _reserve_ids(session: AsyncSession, count: int) -> list[int]:
-    """Delivery IDs for the batch: from the sequence on PostgreSQL; after the largest on SQLite.
-
-    On SQLite the batch's transaction holds the write lock (BEGIN IMMEDIATE) from its first statement,
-    so nobody else takes these IDs meanwhile.
-    """
-    if count == 0:
-        return []
-    connection = await session.connection()
-    if connection.dialect.name == "postgresql":
-        # The sequence's name once, then one round trip for the whole block of IDs.
-        sequence = await session.scalar(text("SELECT pg_get_serial_sequence('delivery', 'id')"))
-        ids = await session.scalar(
-            text("SELECT array_agg(nextval(CAST(:sequence AS regclass))) FROM generate_series(1, :n)"),
-            {"sequence": sequence, "n": count},
-        )
-        return sorted(ids)
-    largest = await session.scalar(select(func.coalesce(func.max(Delivery.id), 0)))
-    return list(range(largest + 1, largest + 1 + count))
-
-
-async def _copy(raw, table: str, columns: Sequence[str], rows: list[dict]) -> None:
-    if not rows:
-        return
-    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-    async with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        for row in rows:
-            await copy.write_row([row[c] for c in columns])
-
-
-async def _insert_rows(session: AsyncSession, table, columns: Sequence[str], rows: list[dict]) -> None:
-    """Multi-row INSERTs (SQLite), values converted by the columns' own types (UTC times as the app stores).
-
-    The SQL is written here: SQLAlchemy's compiler takes longer over 1,000 rows of VALUES than SQLite does.
-    """
-    if not rows:
-        return
-    connection = await session.connection()
-    dialect = connection.dialect
-    processors = [table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in columns]
-    row_sql = "(" + ", ".join("?" * len(columns)) + ")"
-    head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "  # noqa: S608 - names are constants
-    for start in range(0, len(rows), _SQLITE_ROWS):
-        chunk = rows[start : start + _SQLITE_ROWS]
-        values = [
-            value if process is None or value is None else process(value)
-            for row in chunk
-            for value, process in zip((row[c] for c in columns), processors, strict=True)
-        ]
-        await connection.exec_driver_sql(head + ", ".join([row_sql] * len(chunk)), tuple(values))
 
 
 async def _journal_batch(session: AsyncSession, *, action: str, contract_id: int, after: dict) -> None:

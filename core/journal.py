@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import LargeBinary, cast, event, extract, func, inspect, select, type_coerce
+from sqlalchemy import LargeBinary, cast, event, extract, func, insert, inspect, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.types import NullType
@@ -74,15 +74,38 @@ async def record(
     if identity is None:
         await session.flush()
         identity = inspect(entity).identity
+    await record_row(
+        session,
+        actor=actor,
+        action=action,
+        entity_type=type(entity).__name__,
+        entity_id=":".join(str(part) for part in identity),
+        before=before,
+        after=None if deleted else snapshot(entity),
+    )
+
+
+async def record_row(
+    session: AsyncSession,
+    *,
+    actor: Actor | None,
+    action: str,
+    entity_type: str,
+    entity_id: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None,
+) -> None:
+    """`record` for a row written around the ORM (`core.bulk`): `after` holds every column's value,
+    as `snapshot` of the entity would."""
     session.info.setdefault(_PENDING, []).append(
         {
             "occurred_at": await clock.now(session),
             "actor_id": actor.user_id if actor else None,
             "action": action,
-            "entity_type": type(entity).__name__,
-            "entity_id": ":".join(str(part) for part in identity),
+            "entity_type": entity_type,
+            "entity_id": entity_id,
             "before": canonical_json(before) if before is not None else None,
-            "after": None if deleted else canonical_json(snapshot(entity)),
+            "after": canonical_json(after) if after is not None else None,
         }
     )
 
@@ -123,11 +146,14 @@ def _append_pending(session: Session) -> None:
     if head is None:
         head = JournalHead(id=1, seq=0, hash=GENESIS_HASH)
         session.add(head)
+    rows = []
     for values in pending:
-        entry = JournalEvent(seq=head.seq + 1, prev_hash=head.hash, hash="", **values)
+        entry = SimpleNamespace(seq=head.seq + 1, prev_hash=head.hash, hash="", **values)
         entry.hash = event_hash(head.hash, entry)
-        session.add(entry)
+        rows.append(vars(entry))
         head.seq, head.hash = entry.seq, entry.hash
+    session.flush()  # the head (new, or its ORM state) first
+    session.execute(insert(JournalEvent), rows)  # one executemany, not an ORM object per event
     session.flush()
 
 

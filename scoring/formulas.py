@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from market.models import KpiDirection
 from scoring.models import Tier
@@ -35,6 +36,13 @@ def exact(value: float | int | str | Decimal | Fraction) -> Fraction:
     """A number as an exact fraction; a float as the shortest decimal that reads back as it (0.4 → 2/5)."""
     if isinstance(value, Fraction):
         return value
+    return _exact(type(value), value)
+
+
+@lru_cache(maxsize=65_536)
+def _exact(_kind: type, value: float | int | str | Decimal) -> Fraction:
+    """`exact` of a value that is not yet a fraction, remembered: weights, targets and the scores of
+    a run's thousands of periods repeat. Keyed by type too, as 1, 1.0 and Decimal(1) hash alike."""
     if isinstance(value, float):
         return Fraction(Decimal(repr(value)))
     return Fraction(Decimal(value) if isinstance(value, str) else value)

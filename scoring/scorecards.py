@@ -37,7 +37,6 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from contracts import audits as contract_audits
 from contracts import lifecycle
@@ -53,7 +52,7 @@ from contracts.models import (
     Delivery,
     Rating,
 )
-from core import clock, journal
+from core import bulk, clock, journal
 from core.auth import Actor
 from core.errors import DomainError, ErrorCode
 from core.models import JournalEvent
@@ -92,58 +91,87 @@ class Evidence:
         return self.contract_id, self.period_index
 
 
+EVIDENCE_FIELDS = (
+    "contract_id", "period_index", "starts_on", "ends_on", "deliveries_recorded", "verified_units",
+    "substantiated_complaints", "ratings_count", "ratings_sum",
+)  # fmt: skip
+"""What `Evidence` takes from the period's rollup row."""
+
+
 async def evidence(session: AsyncSession, where) -> dict[tuple[int, int], Evidence]:
-    """The evidence of the periods `where` selects (a clause on `PeriodRollup`), in one statement."""
-    other = aliased(Contract)
+    """The evidence of the periods `where` selects (a clause on `PeriodRollup`), in one statement.
+
+    The period's own numbers come from its rollup. The prior is worked out once per distinct
+    (package, first day, last day) among the selected periods, from the package's counted ratings
+    per delivery day: contracts of a package share their periods' dates, so a run over thousands of
+    contracts sums a few day-totals instead of joining every period with every delivery of its package.
+    """
+    ranges = (
+        select(PeriodRollup.package_id, PeriodRollup.starts_on, PeriodRollup.ends_on)
+        .where(where)
+        .distinct()
+        .cte("prior_ranges")
+    )
+    daily = (
+        select(
+            Contract.package_id,
+            Delivery.delivered_on,
+            func.count(Rating.delivery_id).label("ratings"),
+            func.sum(Rating.stars).label("stars"),
+        )
+        .select_from(Rating)
+        .join(Delivery, Delivery.id == Rating.delivery_id)
+        .join(Contract, Contract.id == Delivery.contract_id)
+        .where(
+            counted_rating_clause(),
+            Contract.package_id.in_(select(ranges.c.package_id)),
+            Delivery.delivered_on >= select(func.min(ranges.c.starts_on)).scalar_subquery(),
+            Delivery.delivered_on <= select(func.max(ranges.c.ends_on)).scalar_subquery(),
+        )
+        .group_by(Contract.package_id, Delivery.delivered_on)
+        .cte("prior_days")
+    )
     prior = (
         select(
-            PeriodRollup.contract_id,
-            PeriodRollup.period_index,
-            func.count(Rating.delivery_id).label("prior_count"),
-            func.coalesce(func.sum(Rating.stars), 0).label("prior_sum"),
+            ranges.c.package_id,
+            ranges.c.starts_on,
+            ranges.c.ends_on,
+            func.sum(daily.c.ratings).label("prior_count"),
+            func.sum(daily.c.stars).label("prior_sum"),
         )
-        .join(other, other.package_id == PeriodRollup.package_id)
         .join(
-            Delivery,
+            daily,
             and_(
-                Delivery.contract_id == other.id,
-                Delivery.delivered_on >= PeriodRollup.starts_on,
-                Delivery.delivered_on <= PeriodRollup.ends_on,
+                daily.c.package_id == ranges.c.package_id,
+                daily.c.delivered_on >= ranges.c.starts_on,
+                daily.c.delivered_on <= ranges.c.ends_on,
             ),
         )
-        .join(Rating, Rating.delivery_id == Delivery.id)
-        .where(where, counted_rating_clause())
-        .group_by(PeriodRollup.contract_id, PeriodRollup.period_index)
+        .group_by(ranges.c.package_id, ranges.c.starts_on, ranges.c.ends_on)
         .subquery()
     )
     rows = await session.execute(
         select(
-            PeriodRollup,
+            *PeriodRollup.__table__.c,
             func.coalesce(prior.c.prior_count, 0),
             func.coalesce(prior.c.prior_sum, 0),
         )
         .outerjoin(
             prior,
             and_(
-                prior.c.contract_id == PeriodRollup.contract_id,
-                prior.c.period_index == PeriodRollup.period_index,
+                prior.c.package_id == PeriodRollup.package_id,
+                prior.c.starts_on == PeriodRollup.starts_on,
+                prior.c.ends_on == PeriodRollup.ends_on,
             ),
         )
         .where(where)
         .order_by(PeriodRollup.contract_id, PeriodRollup.period_index)
     )
     found = {}
-    for rollup, prior_count, prior_sum in rows:
+    for *rollup, prior_count, prior_sum in rows:
+        values = dict(zip(PeriodRollup.__table__.c.keys(), rollup, strict=True))
         item = Evidence(
-            contract_id=rollup.contract_id,
-            period_index=rollup.period_index,
-            starts_on=rollup.starts_on,
-            ends_on=rollup.ends_on,
-            deliveries_recorded=rollup.deliveries_recorded,
-            verified_units=rollup.verified_units,
-            substantiated_complaints=rollup.substantiated_complaints,
-            ratings_count=rollup.ratings_count,
-            ratings_sum=rollup.ratings_sum,
+            **{name: values[name] for name in EVIDENCE_FIELDS},
             prior_count=int(prior_count),
             prior_sum=int(prior_sum),
         )
@@ -153,7 +181,7 @@ async def evidence(session: AsyncSession, where) -> dict[tuple[int, int], Eviden
 
 @dataclass
 class AuditState:
-    audit: Audit | None
+    audit: Any  # the audit's row (`Audit` columns), or None
     open_appeal: bool
 
     def refusal(self) -> DomainError | None:
@@ -169,7 +197,7 @@ async def audit_states(session: AsyncSession, where) -> dict[tuple[int, int], Au
     """The audits of the periods `where` selects (on `PeriodRollup`), with whether an appeal is open."""
     open_appeal = exists().where(Appeal.audit_id == Audit.id, Appeal.decided_at.is_(None))
     rows = await session.execute(
-        select(Audit, open_appeal)
+        select(*Audit.__table__.c, open_appeal.label("open_appeal"))
         .join(
             PeriodRollup,
             and_(
@@ -178,7 +206,7 @@ async def audit_states(session: AsyncSession, where) -> dict[tuple[int, int], Au
         )
         .where(where)
     )
-    return {(a.contract_id, a.period_index): AuditState(a, bool(is_open)) for a, is_open in rows}
+    return {(a.contract_id, a.period_index): AuditState(a, bool(a.open_appeal)) for a in rows}
 
 
 @dataclass
@@ -191,25 +219,38 @@ class Inputs:
     checks: dict[int, list[AuditCheck]]
 
 
-async def inputs(session: AsyncSession, contract_ids: Sequence[int], audit_ids: Sequence[int]) -> Inputs:
-    contracts = {
-        c.id: c for c in (await session.scalars(select(Contract).where(Contract.id.in_(contract_ids)))).all()
-    }
+async def inputs(
+    session: AsyncSession,
+    contract_ids: Sequence[int],
+    audit_ids: Sequence[int],
+    contracts: dict[int, Contract] | None = None,
+) -> Inputs:
+    """Read-only rows (not ORM objects: a run reads tens of thousands), with the columns' types applied;
+    `contracts`: the contracts when the caller has them already."""
+    if contracts is None:
+        contracts = {
+            c.id: c
+            for c in (await session.scalars(select(Contract).where(Contract.id.in_(contract_ids)))).all()
+        }
     kpis: dict[int, list[ContractKpi]] = {i: [] for i in contract_ids}
-    for kpi in await lifecycle.contract_kpis(session, contract_ids):
+    for kpi in await session.execute(
+        select(*ContractKpi.__table__.c)
+        .where(ContractKpi.contract_id.in_(contract_ids))
+        .order_by(ContractKpi.contract_id, ContractKpi.position)
+    ):
         kpis[kpi.contract_id].append(kpi)
     values: dict[int, dict[int, float]] = {i: {} for i in audit_ids}
     checks: dict[int, list[AuditCheck]] = {i: [] for i in audit_ids}
     if audit_ids:
-        for value in (
-            await session.scalars(select(AuditKpiValue).where(AuditKpiValue.audit_id.in_(audit_ids)))
-        ).all():
-            values[value.audit_id][value.kpi_id] = value.value
-        for check in (
-            await session.scalars(
-                select(AuditCheck).where(AuditCheck.audit_id.in_(audit_ids)).order_by(AuditCheck.id)
+        for audit_id, kpi_id, value in await session.execute(
+            select(AuditKpiValue.audit_id, AuditKpiValue.kpi_id, AuditKpiValue.value).where(
+                AuditKpiValue.audit_id.in_(audit_ids)
             )
-        ).all():
+        ):
+            values[audit_id][kpi_id] = value
+        for check in await session.execute(
+            select(*AuditCheck.__table__.c).where(AuditCheck.audit_id.in_(audit_ids)).order_by(AuditCheck.id)
+        ):
             checks[check.audit_id].append(check)
     return Inputs(contracts, kpis, values, checks)
 
@@ -721,7 +762,7 @@ class Plan:
 
 @dataclass
 class RunReport:
-    finalized: list[Scorecard] = field(default_factory=list)
+    finalized: list[FinalizedPeriod] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     suspended: list[int] = field(default_factory=list)
     settlements: list[Settlement] = field(default_factory=list)
@@ -753,6 +794,26 @@ async def plan_run(session: AsyncSession, *, as_of: dt.date) -> Plan:
     return Plan(as_of, ready, skipped)
 
 
+async def current_scorecards_of(
+    session: AsyncSession, contract_ids: Sequence[int]
+) -> dict[int, dict[int, Scorecard]]:
+    """`current_scorecards` of many contracts, in one statement."""
+    found: dict[int, dict[int, Scorecard]] = {i: {} for i in contract_ids}
+    for card in (
+        await session.scalars(
+            select(Scorecard)
+            .where(Scorecard.contract_id.in_(contract_ids))
+            .order_by(Scorecard.contract_id, Scorecard.period_index, Scorecard.version)
+        )
+    ).all():
+        found[card.contract_id][card.period_index] = card
+    return found
+
+
+RUN_CHUNK = 500
+"""Contracts the run locks, reads and writes together (one set of statements per chunk)."""
+
+
 async def run(
     session: AsyncSession,
     plan: Plan,
@@ -760,33 +821,33 @@ async def run(
     actor: Actor | None = None,
     progress: Callable[[int], object] | None = None,
 ) -> RunReport:
-    """Finalise the plan's ready periods, contract by contract (each locked, in ID order), then settle
-    the holdbacks of completed contracts. Another run that finalised a period first makes it skipped."""
+    """Finalise the plan's ready periods, then settle the holdbacks of completed contracts.
+
+    Contracts go in chunks of `RUN_CHUNK`, in ID order: a chunk's contracts are locked in one
+    statement, their current scorecards and inputs read in a few more, the periods scored in Python
+    and the scorecards, payments and journal events inserted in batches. A period another run or an
+    officer finalised first (they lock the contract too) is skipped."""
     report = RunReport(skipped=list(plan.skipped))
-    contract_ids = sorted({item.contract_id for item, _ in plan.ready})
-    data = await inputs(session, contract_ids, [audit.id for _, audit in plan.ready])
+    ready: dict[int, list[tuple[Evidence, Audit]]] = {}
+    for item, audit in sorted(plan.ready, key=lambda pair: pair[0].key):
+        ready.setdefault(item.contract_id, []).append((item, audit))
+    contract_ids = sorted(ready)
     now = await clock.now(session)
-    for contract_id in contract_ids:
-        contract = await _locked(session, contract_id)
-        cards = await current_scorecards(session, contract_id)
-        was_active = contract.status == ContractStatus.ACTIVE
-        for item, audit in [(i, a) for i, a in plan.ready if i.contract_id == contract_id]:
-            if item.period_index in cards:
-                report.skipped.append(Skipped(*item.key, "finalised already (by another run or an officer)"))
-            else:
-                try:
-                    async with session.begin_nested():
-                        done = await _finalize_locked(
-                            session, actor=actor, contract=contract, found=item, audit=audit, data=data,
-                            cards=cards, now=now,
-                        )  # fmt: skip
-                    report.finalized.append(done.scorecard)
-                except IntegrityError:  # the unique (contract, period, version): the last guard
-                    report.skipped.append(Skipped(*item.key, "finalised already (by another run)"))
-            if progress is not None:
-                progress(1)
-        if was_active and contract.status == ContractStatus.SUSPENDED:
-            report.suspended.append(contract_id)
+    for start in range(0, len(contract_ids), RUN_CHUNK):
+        chunk = contract_ids[start : start + RUN_CHUNK]
+        for attempt in (1, 2):
+            try:
+                async with session.begin_nested():
+                    done = await _run_chunk(session, actor, chunk, ready, now)
+                break
+            except IntegrityError:  # the unique (contract, period, version): the last guard, then again
+                if attempt == 2:
+                    raise
+        report.finalized += done.finalized
+        report.skipped += done.skipped
+        report.suspended += done.suspended
+        if progress is not None:
+            progress(sum(len(ready[i]) for i in chunk))
     completed = (
         await session.scalars(
             select(Contract.id).where(Contract.status == ContractStatus.COMPLETED).order_by(Contract.id)
@@ -796,3 +857,112 @@ async def run(
         if not await holdback_settled(session, contract_id):
             report.settlements.append(await settle_holdback(session, actor=actor, contract_id=contract_id))
     return report
+
+
+@dataclass(frozen=True)
+class FinalizedPeriod:
+    """A scorecard the run wrote (it writes rows, not ORM objects): what its report shows."""
+
+    scorecard_id: int
+    contract_id: int
+    period_index: int
+    tier: Tier
+    composite: float
+    base: Decimal
+    payout: Decimal
+    holdback: Decimal
+
+
+async def _run_chunk(
+    session: AsyncSession,
+    actor: Actor | None,
+    chunk: Sequence[int],
+    ready: dict[int, list[tuple[Evidence, Audit]]],
+    now: dt.datetime,
+) -> RunReport:
+    done = RunReport()
+    contracts = {
+        c.id: c
+        for c in (
+            await session.scalars(
+                select(Contract)
+                .where(Contract.id.in_(chunk))
+                .order_by(Contract.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    }
+    cards_of = await current_scorecards_of(session, chunk)
+    data = await inputs(session, chunk, [audit.id for i in chunk for _, audit in ready[i]], contracts)
+    scored_rows: list[tuple[dict, Decimal]] = []
+    for contract_id in chunk:
+        contract, cards = contracts[contract_id], cards_of[contract_id]
+        for item, audit in ready[contract_id]:
+            if item.period_index in cards:
+                done.skipped.append(Skipped(*item.key, "finalised already (by another run or an officer)"))
+                continue
+            scored = score_period(
+                contract=contract,
+                kpis=data.kpis.get(contract_id, []),
+                found=item,
+                audit=audit,
+                kpi_values=data.kpi_values.get(audit.id, {}),
+                checks=data.checks.get(audit.id, []),
+                base_left=_base_left(contract, cards, item.period_index),
+            )
+            row = {
+                **bulk.field_defaults(Scorecard),
+                **scored.values,
+                "version": 1,
+                "finalized_at": now,
+                "finalized_by_id": actor.user_id if actor else None,
+                "reason": "period finalised",
+            }
+            scored_rows.append((row, scored.money.net))
+            cards[item.period_index] = FinalizedPeriod(
+                0, contract_id, item.period_index, row["tier"], row["composite"], row["base"],
+                row["payout"], row["holdback"],
+            )  # fmt: skip
+    card_ids = await bulk.reserve_ids(session, Scorecard.__table__, len(scored_rows))
+    payment_ids = await bulk.reserve_ids(session, Payment.__table__, len(scored_rows))
+    payment_rows = []
+    for (row, amount), card_id, payment_id in zip(scored_rows, card_ids, payment_ids, strict=True):
+        row["id"] = card_id
+        payment_rows.append(
+            {
+                **bulk.field_defaults(Payment),
+                "id": payment_id,
+                "contract_id": row["contract_id"],
+                "period_index": row["period_index"],
+                "scorecard_id": card_id,
+                "kind": PaymentKind.PERIOD,
+                "amount": amount,
+                "status": PaymentStatus.CALCULATED,
+                "created_at": now,
+            }
+        )
+    await bulk.insert_rows(session, Scorecard.__table__, [row for row, _ in scored_rows])
+    await bulk.insert_rows(session, Payment.__table__, payment_rows)
+    for (card, _), payment in zip(scored_rows, payment_rows, strict=True):
+        for action, entity, values in (
+            ("scorecard.finalized", "Scorecard", card),
+            ("payment.calculated", "Payment", payment),
+        ):
+            await journal.record_row(
+                session, actor=actor, action=action, entity_type=entity, entity_id=str(values["id"]),
+                after=values,
+            )  # fmt: skip
+        finalized = FinalizedPeriod(
+            card["id"], card["contract_id"], card["period_index"], card["tier"], card["composite"],
+            card["base"], card["payout"], card["holdback"],
+        )  # fmt: skip
+        cards_of[finalized.contract_id][finalized.period_index] = finalized
+        done.finalized.append(finalized)
+    for card in done.finalized:
+        contract = contracts[card.contract_id]
+        was_active = contract.status == ContractStatus.ACTIVE
+        await _suspend_after_two_e(session, actor, contract, cards_of[contract.id], card.period_index)
+        if was_active and contract.status == ContractStatus.SUSPENDED:
+            done.suspended.append(contract.id)
+    return done

@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
-.PHONY: install run test test-sqlite test-postgres fuzz lint check schema bench bench-hostile bench-ratings bench-payouts reset-demo clean
+.PHONY: install run test test-sqlite test-postgres fuzz lint check schema bench bench-hostile bench-ratings bench-payouts bench-scoring reset-demo clean
 
 install: $(BIN)/.installed
 
@@ -87,6 +87,12 @@ bench-ratings: $(BIN)/.installed
 PAYMENTS ?= 10000
 bench-payouts: $(BIN)/.installed
 	$(BIN)/python -m bench.payouts --count $(PAYMENTS)
+
+# A scoring run over 10,000 contracts at 100,000 and 1,000,000 ratings on PostgreSQL, against one
+# hand-written SQL aggregate of the same period numbers: time ratio and peak memory; writes its own
+# section of bench/RESULTS.md (about 10 minutes). Options: .venv/bin/python -m bench.scoring --help
+bench-scoring: $(BIN)/.installed
+	$(BIN)/python -m bench.scoring
 
 clean:
 	rm -rf $(VENV) var static/graphiql .pytest_cache .ruff_cache

@@ -31,7 +31,6 @@ import datetime as dt
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -46,6 +45,7 @@ SEED_DB = "bench_scoring_seed"
 RUN_DB = "bench_scoring_run"
 COHORTS = ((3, 1), (4, 1), (5, 1))
 """Contract start dates (month, day) of this year's cohorts, each 4 quarterly periods."""
+PHASES = ("plan", "run", "commit")
 UNRATED_SHARE = 10
 """One delivery in this many more is recorded without a rating."""
 
@@ -232,8 +232,8 @@ def add_ratings(url: str, first_contract: int, ratings: int, today: dt.date) -> 
             "CASE WHEN random() < 0.02 THEN 'bench: not delivered' END "
             "FROM generate_series(1, %(deliveries)s) s "
             "JOIN contract c ON c.id = %(first)s + (s %% %(contracts)s) "
-            "CROSS JOIN LATERAL (SELECT c.start_date + floor(random() * (%(today)s::date - c.start_date))::int "
-            "AS day) d",
+            "CROSS JOIN LATERAL (SELECT c.start_date "
+            "+ floor(random() * (%(today)s::date - c.start_date))::int AS day) d",
             {"start": start, "deliveries": deliveries, "first": first_contract, "contracts": contracts,
              "today": today},
         )  # fmt: skip
@@ -243,7 +243,8 @@ def add_ratings(url: str, first_contract: int, ratings: int, today: dt.date) -> 
         conn.execute(
             "INSERT INTO rating (delivery_id, contract_id, stars, created_at, updated_at, flag_reason, "
             "flag_cleared_at) SELECT d.id, d.contract_id, "
-            "CASE WHEN r < 0.45 THEN 5 WHEN r < 0.80 THEN 4 WHEN r < 0.92 THEN 3 WHEN r < 0.97 THEN 2 ELSE 1 END, "
+            "CASE WHEN r < 0.45 THEN 5 WHEN r < 0.80 THEN 4 WHEN r < 0.92 THEN 3 "
+            "WHEN r < 0.97 THEN 2 ELSE 1 END, "
             "d.recorded_at + interval '1 day', d.recorded_at + interval '1 day', "
             "CASE WHEN f < 0.03 THEN 'bench: same household rated often' END, "
             "CASE WHEN f < 0.01 THEN d.recorded_at + interval '3 days' END "
@@ -387,34 +388,57 @@ def scoring_run(url: str, as_of: dt.date) -> dict:
 
 
 def child(as_of: str) -> None:
-    """The child: what `market scoring run` does, timed, with its peak memory."""
+    """The child: what `market scoring run` does (one unit of work), timed by phase, with its peak memory."""
     import app
-    from core.cli import run
+    from core.db import create_engine, create_sessionmaker, unit_of_work
+    from core.settings import get_settings
     from scoring import scorecards
 
     app.install_hooks()
     day = dt.date.fromisoformat(as_of)
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    started = time.perf_counter()
+    # The kernel's high-water mark of this process's resident set (VmHWM: unlike ru_maxrss, not
+    # carried over from the parent across exec), reset once the imports are done.
+    Path("/proc/self/clear_refs").write_text("5")
+    resident_before = memory_kib("VmRSS")
+    phases = {}
 
-    async def work(session):
-        plan = await scorecards.plan_run(session, as_of=day)
-        return await scorecards.run(session, plan)
+    async def work():
+        engine = create_engine(get_settings().database_url)
+        try:
+            started = time.perf_counter()
+            async with create_sessionmaker(engine)() as session, unit_of_work(session):
+                plan = await scorecards.plan_run(session, as_of=day)
+                planned = time.perf_counter()
+                report = await scorecards.run(session, plan)
+                ran = time.perf_counter()
+            committed = time.perf_counter()
+        finally:
+            await engine.dispose()
+        phases.update(plan=planned - started, run=ran - planned, commit=committed - ran)
+        return report, committed - started
 
-    report = run(work)
-    seconds = time.perf_counter() - started
-    peak_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    report, seconds = asyncio.run(work())
+    peak = memory_kib("VmHWM")
     print(
         json.dumps(
             {
                 "seconds": seconds,
+                "phases": phases,
                 "finalized": len(report.finalized),
                 "skipped": len(report.skipped),
-                "peak_kib": peak_after,
-                "rise_kib": peak_after - peak_before,
+                "peak_kib": peak,
+                "rise_kib": peak - resident_before,
             }
         )
     )
+
+
+def memory_kib(field: str) -> int:
+    """A line of /proc/self/status, in KiB (VmRSS: resident now; VmHWM: its high-water mark)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise SystemExit(f"bench: no {field} in /proc/self/status")
 
 
 async def run_numbers(url: str) -> dict:
@@ -473,7 +497,9 @@ def measure(admin_url: str, seed_url: str, run_url: str, as_of: dt.date, repeats
 def counts(url: str, first_contract: int) -> dict:
     with connect(url) as conn:
         return {
-            "contracts": conn.execute("SELECT count(*) FROM contract WHERE id >= %s", (first_contract,)).fetchone()[0],
+            "contracts": conn.execute(
+                "SELECT count(*) FROM contract WHERE id >= %s", (first_contract,)
+            ).fetchone()[0],
             "deliveries": conn.execute("SELECT count(*) FROM delivery").fetchone()[0],
             "ratings": conn.execute("SELECT count(*) FROM rating").fetchone()[0],
         }  # fmt: skip
@@ -533,8 +559,9 @@ def render(results: list[dict], options, today: dt.date) -> str:
         f"before {today} due, each with a submitted audit; {options.repeats} rounds per ratings count, "
         "each on a fresh copy of the seed.",
         "",
-        "| ratings | deliveries | periods finalised | baseline aggregate (s) | scoring run (s) "
-        "| run ÷ baseline | peak memory of the run (MiB) | rise during the run (MiB) |",
+        "| ratings in the database | deliveries | periods finalised | baseline aggregate (s) "
+        "| scoring run (s): plan + scoring and writes + commit | run ÷ baseline "
+        "| peak memory of the run (MiB) | rise during the run (MiB) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for item in results:
@@ -542,7 +569,9 @@ def render(results: list[dict], options, today: dt.date) -> str:
         lines.append(
             f"| {item['ratings']:,} | {item['deliveries']:,} | {item['periods']:,} "
             f"| {statistics.median(r['baseline'] for r in rounds):.2f} "
-            f"| {statistics.median(r['seconds'] for r in rounds):.2f} "
+            f"| {statistics.median(r['seconds'] for r in rounds):.2f}: "
+            + " + ".join(f"{statistics.median(r['phases'][k] for r in rounds):.2f}" for k in PHASES)
+            + " "
             f"| **{statistics.median(r['ratio'] for r in rounds):.2f}** "
             f"({min(r['ratio'] for r in rounds):.2f}–{max(r['ratio'] for r in rounds):.2f}) "
             f"| {max(r['peak_kib'] for r in rounds) / 1024:.0f} "

@@ -139,11 +139,21 @@ class TierRate:
 
 def tier_of(score: Decimal, tiers: Sequence[dict]) -> TierRate:
     """The first tier, highest first, whose minimum the composite reaches (boundaries inclusive)."""
-    for entry in sorted(tiers, key=lambda t: exact(t["min_score"]), reverse=True):
-        if exact(score) >= exact(entry["min_score"]):
-            return TierRate(Tier(entry["tier"]), Decimal(repr(float(entry["payout_rate"]))))
-    last = min(tiers, key=lambda t: exact(t["min_score"]))
-    return TierRate(Tier(last["tier"]), Decimal(repr(float(last["payout_rate"]))))
+    table = _tier_table(tuple((t["tier"], t["min_score"], t["payout_rate"]) for t in tiers))
+    value = exact(score)
+    for minimum, rate in table:
+        if value >= minimum:
+            return rate
+    return table[-1][1]
+
+
+@lru_cache(maxsize=1_024)
+def _tier_table(tiers: tuple[tuple[str, float, float], ...]) -> tuple[tuple[Fraction, TierRate], ...]:
+    """A contract's tier table, highest minimum first, read once (contracts mostly share the default)."""
+    return tuple(
+        (exact(minimum), TierRate(Tier(tier), Decimal(repr(float(rate)))))
+        for tier, minimum, rate in sorted(tiers, key=lambda t: exact(t[1]), reverse=True)
+    )
 
 
 # ---------------------------------------------------------------- money

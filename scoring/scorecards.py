@@ -35,7 +35,6 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts import audits as contract_audits
@@ -233,8 +232,9 @@ async def inputs(
             for c in (await session.scalars(select(Contract).where(Contract.id.in_(contract_ids)))).all()
         }
     kpis: dict[int, list[ContractKpi]] = {i: [] for i in contract_ids}
+    kpi_columns = ("id", "contract_id", "name", "source", "direction", "target", "weight")
     for kpi in await session.execute(
-        select(*ContractKpi.__table__.c)
+        select(*(ContractKpi.__table__.c[name] for name in kpi_columns))
         .where(ContractKpi.contract_id.in_(contract_ids))
         .order_by(ContractKpi.contract_id, ContractKpi.position)
     ):
@@ -249,7 +249,15 @@ async def inputs(
         ):
             values[audit_id][kpi_id] = value
         for check in await session.execute(
-            select(*AuditCheck.__table__.c).where(AuditCheck.audit_id.in_(audit_ids)).order_by(AuditCheck.id)
+            select(
+                AuditCheck.id,
+                AuditCheck.audit_id,
+                AuditCheck.weight,
+                AuditCheck.passed,
+                AuditCheck.overturned,
+            )
+            .where(AuditCheck.audit_id.in_(audit_ids))
+            .order_by(AuditCheck.id)
         ):
             checks[check.audit_id].append(check)
     return Inputs(contracts, kpis, values, checks)
@@ -826,7 +834,7 @@ async def run(
     Contracts go in chunks of `RUN_CHUNK`, in ID order: a chunk's contracts are locked in one
     statement, their current scorecards and inputs read in a few more, the periods scored in Python
     and the scorecards, payments and journal events inserted in batches. A period another run or an
-    officer finalised first (they lock the contract too) is skipped."""
+    officer finalised first (they lock the contract too, then read its scorecards) is skipped."""
     report = RunReport(skipped=list(plan.skipped))
     ready: dict[int, list[tuple[Evidence, Audit]]] = {}
     for item, audit in sorted(plan.ready, key=lambda pair: pair[0].key):
@@ -835,14 +843,9 @@ async def run(
     now = await clock.now(session)
     for start in range(0, len(contract_ids), RUN_CHUNK):
         chunk = contract_ids[start : start + RUN_CHUNK]
-        for attempt in (1, 2):
-            try:
-                async with session.begin_nested():
-                    done = await _run_chunk(session, actor, chunk, ready, now)
-                break
-            except IntegrityError:  # the unique (contract, period, version): the last guard, then again
-                if attempt == 2:
-                    raise
+        # The lock makes the unique (contract, period, version) unreachable here; were it broken
+        # anyway, the IntegrityError would roll the whole run back, and the next run would redo it.
+        done = await _run_chunk(session, actor, chunk, ready, now)
         report.finalized += done.finalized
         report.skipped += done.skipped
         report.suspended += done.suspended

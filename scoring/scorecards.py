@@ -53,6 +53,7 @@ from contracts.models import (
 )
 from core import bulk, clock, journal
 from core.auth import Actor
+from core.db import to_money
 from core.errors import DomainError, ErrorCode
 from core.models import JournalEvent
 from market.models import KpiSource
@@ -381,7 +382,7 @@ def score_period(
         "audit_score": float(audit_score),
         "composite": float(composite),
         "tier": tier.tier,
-        "payout_rate": tier.rate,
+        "payout_rate": to_money(tier.rate),  # as its column keeps it (2 places)
         "base": money.base,
         "payout": money.payout,
         "holdback": money.holdback,
@@ -637,7 +638,7 @@ async def rescore_after_appeal(
         audit_score=float(audit_score),
         composite=float(composite),
         tier=tier.tier,
-        payout_rate=tier.rate,
+        payout_rate=to_money(tier.rate),
         payout=payout,
         holdback=holdback,
         details=details,

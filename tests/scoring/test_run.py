@@ -111,3 +111,30 @@ def test_the_command_runs_on_an_empty_database(tmp_path):
         cwd=ROOT, check=False,
     )  # fmt: skip
     assert refused.returncode == 1 and "INVALID" in refused.stderr
+
+
+async def test_the_run_journals_each_scorecard_and_payment_as_the_rows_hold_them(session):
+    """The run writes rows around the ORM: its journal events must still hold each row as stored."""
+    from core import journal
+    from core.models import JournalEvent
+
+    world = await sw.build(session, on=dt.date(2030, 3, 20))
+    await _year_of_audits(world)
+    report = await scorecards.run(session, await scorecards.plan_run(session, as_of=dt.date(2030, 10, 5)))
+    await session.commit()
+
+    (finalized,) = report.finalized
+    card = await session.get(Scorecard, finalized.scorecard_id)
+    payment = await session.scalar(select(Payment).where(Payment.scorecard_id == card.id))
+    events = {
+        (e.action, e.entity_type, e.entity_id): e.after
+        for e in (await session.scalars(select(JournalEvent).where(JournalEvent.action.in_(
+            ["scorecard.finalized", "payment.calculated"])))).all()
+    }  # fmt: skip
+    assert events == {
+        ("scorecard.finalized", "Scorecard", str(card.id)): journal.canonical_json(journal.snapshot(card)),
+        ("payment.calculated", "Payment", str(payment.id)): journal.canonical_json(journal.snapshot(payment)),
+    }
+    assert (finalized.tier, finalized.payout, finalized.holdback) == (card.tier, card.payout, card.holdback)
+    assert payment.amount == card.payout - card.holdback
+    assert (await journal.verify(session)).ok

@@ -18,6 +18,7 @@ os.environ.pop("GRAPHQL_INTROSPECTION", None)
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
@@ -28,6 +29,11 @@ from core import auth
 from core.auth import Actor, Role
 from core.db import alembic_config, create_engine, create_sessionmaker, sync_url
 from core.settings import get_settings
+
+# Property tests check rules, not speed: no per-example deadline (a loaded CI machine made a
+# pure date computation take 293 ms once and fail as "flaky"). Timing belongs to bench/.
+hypothesis_settings.register_profile("market", deadline=None)
+hypothesis_settings.load_profile("market")
 
 ROOT = Path(__file__).resolve().parent.parent
 

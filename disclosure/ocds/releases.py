@@ -317,9 +317,11 @@ def _last_day(start: dt.date, periods: int, months: int) -> dt.date:
     return add_months(start, periods * months) - dt.timedelta(days=1)
 
 
-def _bids(facts: TenderFacts, parties: _Parties) -> dict:
-    """The opened bids (bids extension): each one's status, total value and bidder; counts."""
+def _bids(facts: TenderFacts, when: dt.datetime, parties: _Parties) -> dict:
+    """The opened bids (bids extension): each one's status, total value and bidder; counts. Their ranks
+    only once the award is final (SPEC §7: the award notice publishes the scores)."""
     t, bids = facts.tender, facts.bids
+    ranked = t.status == TenderStatus.AWARDED and t.awarded_at is not None and t.awarded_at <= when
     quantity = terms_by_version(facts)[t.version].quantity
     details = [
         {
@@ -328,7 +330,7 @@ def _bids(facts: TenderFacts, parties: _Parties) -> dict:
             "status": BID_STATUS[b.status],
             "tenderers": [parties.provider(facts.providers[b.provider_id], "tenderer")],
             "value": money(b.unit_price * quantity),
-            **({"hasRank": True, "rank": b.rank} if b.rank is not None else {}),
+            **({"hasRank": True, "rank": b.rank} if ranked and b.rank is not None else {}),
         }
         for b in bids
     ]
@@ -501,7 +503,7 @@ def release(facts: TenderFacts, at: Moment, release_ids: dict[int, str]) -> dict
     }
     t = facts.tender
     if t.opened_at is not None and t.opened_at <= at.date and facts.bids:
-        out["bids"] = _bids(facts, parties)
+        out["bids"] = _bids(facts, at.date, parties)
     if (
         t.status == TenderStatus.AWARDED
         and facts.contract is not None

@@ -30,6 +30,7 @@ import contracts.mutations
 import contracts.pages
 import contracts.queries
 import core.cli
+import disclosure.ocds.routes
 import market.mutations
 import market.queries
 import market.tender_mutations
@@ -190,6 +191,7 @@ def create_app(
             *contracts.pages.routes(sessionmaker),
             *scoring.webhooks.routes(sessionmaker, settings),
             *scoring.pages.routes(sessionmaker),
+            *disclosure.ocds.routes.routes(sessionmaker),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],
@@ -204,6 +206,7 @@ def command_line() -> typer.Typer:
     """The `market` command: the infrastructure's commands and each part's, the demo's included."""
     import contracts.cli
     import demo.cli
+    import disclosure.ocds.cli
     import market.cli
     import scoring.cli
 
@@ -214,6 +217,7 @@ def command_line() -> typer.Typer:
     cli.add_typer(scoring.cli.commands, name="scoring")
     cli.add_typer(demo.cli.commands, name="demo")
     cli.add_typer(scoring.cli.payments_commands, name="payments")
+    cli.add_typer(disclosure.ocds.cli.commands, name="ocds")
     schema = core.cli.group("The published GraphQL schema.")
     cli.add_typer(schema, name="schema")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from functools import lru_cache
 from typing import Any, Literal
@@ -53,6 +54,16 @@ class Settings(BaseSettings):
     notify_backend: Literal["console"] = "console"
     """How `market notify send` delivers the outbox; `console` writes the messages to the log."""
 
+    # OCDS export (disclosure/ocds).
+    ocds_prefix: str = "ocds-psm000"
+    """The ocid prefix: `ocds-` and the six characters the Open Contracting Partnership registers for a
+    publisher; each tender's ocid is `{OCDS_PREFIX}-{tender id}`. The default is a placeholder."""
+    ocds_publisher_name: str = "政府购买服务信息公开平台"
+    """The publisher named in every OCDS package."""
+    ocds_license: str = ""
+    """URL of the license of the published data (https://creativecommons.org/licenses/by/4.0/...); blank:
+    no license stated in the packages."""
+
     # Payouts (scoring/payouts): where approved payments are sent.
     payout_backend: Literal["ledger", "stripe"] = "ledger"
     """`ledger`: booked in the platform's own double-entry ledger; `stripe`: Stripe Connect transfers."""
@@ -80,6 +91,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"PUBLIC_BASE_URL {value!r} is not an absolute http(s) address such as https://market.example.gov.cn"
             )
+        return value
+
+    @field_validator("ocds_prefix")
+    @classmethod
+    def _ocid_prefix(cls, value: str) -> str:
+        if not re.fullmatch(r"ocds-[a-z0-9]{6}", value):
+            raise ValueError(f"OCDS_PREFIX {value!r} is not `ocds-` and six lowercase letters or digits")
         return value
 
     @field_validator("timezone")

@@ -40,6 +40,7 @@ class Market:
         max_unit_price: str = "120.00",
         period_days: float = 20,
         ranked: bool = True,
+        opened: bool = True,
     ) -> m.Tender:
         """A tender with `bids` (provider index, unit price[, status]) after the opening; `winner` is the
         provider index of the recommended (or, while EVALUATING, top-ranked) bid."""
@@ -63,8 +64,8 @@ class Market:
             record_weight=0.1,
             created_at=published,
             published_at=published,
-            opened_at=deadline + dt.timedelta(minutes=30),
-            ranked_at=deadline + dt.timedelta(days=2) if ranked else None,
+            opened_at=deadline + dt.timedelta(minutes=30) if opened else None,
+            ranked_at=deadline + dt.timedelta(days=2) if ranked and opened else None,
         )
         self.session.add(tender)
         await self.session.flush()

@@ -362,3 +362,24 @@ async def test_amounts_are_exact(session, price):
     assert flag.provider_ids == (market.provider_id(0),)
     near = [f for f in await flags_of(market, tender) if f.code == RedFlagCode.NEAR_CEILING]
     assert bool(near) == (Decimal(price) / Decimal("120.00") >= Decimal("0.95"))
+
+
+# ---------------------------------------------------------------- the settings
+
+
+def test_thresholds_come_from_the_settings_and_bad_ones_are_refused():
+    from pydantic import ValidationError
+
+    from core.settings import Settings
+
+    settings = Settings(red_flag_ceiling_share=0.9, red_flag_r024_threshold=0.01, red_flag_r003_min_days=10)
+    thresholds = Thresholds.from_settings(settings)
+    assert (thresholds.ceiling_share, thresholds.r024_threshold, thresholds.r003_min_days) == (0.9, 0.01, 10)
+    assert Thresholds.from_settings(Settings()) == Thresholds()  # the defaults agree
+    for bad in (
+        {"red_flag_ceiling_share": 1.5},
+        {"red_flag_min_sample": 0},
+        {"red_flag_rotation_min_tenders": 1},
+    ):
+        with pytest.raises(ValidationError):
+            Settings(**bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from decimal import Decimal
 
 import pytest
@@ -64,6 +65,31 @@ async def test_quartiles_of_one_and_of_no_value(session):
     assert (q.n, q.q1, q.q3) == (1, 0.25, 0.25)
     none = select(literal(0.25, Float).label("value")).where(literal(1) == 0)
     assert await ocds.quartiles(session, select(none.subquery().c.value)) is None
+
+
+def _method_8(values: list[float], p: float) -> float:
+    """statrs' quantile, written plainly: the reference the SQL must agree with."""
+    ordered, n = sorted(values), len(values)
+    h = (n + 1 / 3) * p + 1 / 3
+    k = int(h)
+    if k <= 0:
+        return ordered[0]
+    if k >= n:
+        return ordered[-1]
+    return ordered[k - 1] + (h - k) * (ordered[k] - ordered[k - 1])
+
+
+@pytest.mark.parametrize("seed", range(12))
+async def test_quartiles_in_sql_agree_with_method_8_on_any_sample(session, seed):
+    chance = random.Random(seed)
+    data = [round(chance.uniform(0, 0.3), 4) for _ in range(chance.randint(1, 40))]
+    if seed % 3 == 0:
+        data += data[: len(data) // 2]  # ties
+    values = union_all(*(select(literal(v, Float).label("value")) for v in data))
+    q = await ocds.quartiles(session, select(values.subquery().c.value))
+    assert q.n == len(data)
+    assert q.q1 == pytest.approx(_method_8(data, 0.25), abs=1e-9)
+    assert q.q3 == pytest.approx(_method_8(data, 0.75), abs=1e-9)
 
 
 # ---------------------------------------------------------------- R003 short submission period

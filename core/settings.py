@@ -10,7 +10,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Values that mean "nobody chose a secret": refused in production.
@@ -73,6 +73,29 @@ class Settings(BaseSettings):
     """Signs the events Stripe posts to /webhooks/stripe (`whsec_…`)."""
     stripe_timeout_seconds: float = 10.0
     """How long one call to Stripe may take; past it the payment stays SENT and is retried with its key."""
+
+    # Red flags on awards (disclosure/red_flags; README "Red flags"). Cardinal's defaults where it has one.
+    red_flag_r003_min_days: int = Field(15, ge=1)
+    """R003: a submission period (publication to bid deadline) shorter than this many whole days."""
+    red_flag_r024_threshold: float | None = None
+    """R024: the lower fence; unset, Q1 - 1.5 IQR of the awarded tenders' second-lowest-bid ratios."""
+    red_flag_r058_threshold: float | None = None
+    """R058: the upper fence; unset, Q3 + 1.5 IQR of the same ratios."""
+    red_flag_r035_min_disqualified: int = Field(1, ge=1)
+    """R035: at least this many other bidders were disqualified."""
+    red_flag_r038_threshold: float | None = None
+    """R038: the upper fence of disqualified / submitted bids; unset, Q3 + 1.5 IQR per kind of organisation
+    (departments, bidders)."""
+    red_flag_r038_min_bids: int = Field(2, ge=1)
+    """R038: a bidder is compared once it has submitted this many bids in awarded tenders."""
+    red_flag_r038_min_tenders: int = Field(2, ge=1)
+    """R038: a department is compared once it has awarded this many tenders with bids."""
+    red_flag_min_sample: int = Field(5, ge=1)
+    """Quartile fences are computed from at least this many values (fewer: no outlier flag)."""
+    red_flag_ceiling_share: float = Field(0.95, gt=0, le=1)
+    """NEAR_CEILING: the winning unit price is at least this share of the maximum unit price."""
+    red_flag_rotation_min_tenders: int = Field(3, ge=2)
+    """WIN_ROTATION: two bidders bid together on at least this many of a department's awarded tenders."""
 
     @model_validator(mode="before")
     @classmethod

@@ -237,6 +237,17 @@ class Tender(relay.Node):
             bid=Bid.from_view(readable.recommended), finalized_at=self.row.awarded_at, tender_id=self.id
         )
 
+    @strawberry.field(
+        description="Red flags of the award (Cardinal's indicators and the platform's own): for the "
+        "tender's officers once the bids are opened, for everyone once the award is final; null before."
+    )
+    async def red_flags(
+        self, info: Info
+    ) -> list[Annotated["RedFlag", strawberry.lazy("disclosure.red_flags.types")]] | None:  # noqa: F821, UP037
+        from disclosure.red_flags.types import red_flags_of_tender
+
+        return await red_flags_of_tender(info, self.id)
+
     @classmethod
     def from_row(cls, row: m.Tender) -> Tender:
         return cls(

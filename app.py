@@ -30,6 +30,8 @@ import contracts.mutations
 import contracts.pages
 import contracts.queries
 import core.cli
+import disclosure.dashboard.pages
+import disclosure.dashboard.queries
 import market.mutations
 import market.queries
 import market.tender_mutations
@@ -83,6 +85,7 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
             contracts.queries.Query,
             scoring.queries.Query,
             scoring.queries.PaymentQuery,
+            disclosure.dashboard.queries.Query,
         ),
     )
     mutation = merge_types(
@@ -190,6 +193,7 @@ def create_app(
             *contracts.pages.routes(sessionmaker),
             *scoring.webhooks.routes(sessionmaker, settings),
             *scoring.pages.routes(sessionmaker),
+            *disclosure.dashboard.pages.routes(sessionmaker),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from contracts.models import Contract, Delivery, Rating
 from core.db import to_money
 from core.errors import DomainError, ErrorCode
+from core.scalars import EARLIEST_YEAR, LATEST_YEAR
 from core.settings import get_settings
 from market.models import (
     Bid,
@@ -74,6 +75,10 @@ class Period:
 
     @classmethod
     def of(cls, start: dt.date | None, end: dt.date | None) -> Period:
+        for name, day in (("from", start), ("to", end)):
+            if day is not None and not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+                message = f"dates lie in the years {EARLIEST_YEAR} to {LATEST_YEAR}"
+                raise DomainError(ErrorCode.INVALID, message, field=[name])
         if start is not None and end is not None and start > end:
             raise DomainError(ErrorCode.INVALID, "the period ends before it starts", field=["to"])
         return cls(start, end)
@@ -92,7 +97,7 @@ class Period:
         zone, found = get_settings().zone, []
         if self.start is not None:
             found.append(column >= dt.datetime.combine(self.start, dt.time.min, zone).astimezone(dt.UTC))
-        if self.end is not None and self.end < dt.date.max:
+        if self.end is not None:
             next_day = self.end + dt.timedelta(days=1)
             found.append(column < dt.datetime.combine(next_day, dt.time.min, zone).astimezone(dt.UTC))
         return and_(literal(True), *found)

@@ -1,7 +1,7 @@
 """Server-rendered SVG charts of the dashboard (pygal), made fit for the portal's pages.
 
 The portal's Content-Security-Policy allows no script and only the page's own nonce'd style, so
-each chart is cleaned after pygal draws it: its scripts and its tooltip layer (JavaScript-driven,
+each chart is cleaned after pygal draws it: its scripts, comments and its tooltip layer (JavaScript-driven,
 with an inline `style` attribute) are removed, and its stylesheet is taken out of the SVG to go in
 the page's `<style>` element. The SVG is then a picture with a name (`role="img"`, `aria-label`);
 the page puts a table of the same numbers beside it for screen readers and for reading exact values.
@@ -114,7 +114,7 @@ def _clean(chart: pygal.graph.graph.Graph, title: str) -> Chart:
         for child in list(parent):
             tag = child.tag if isinstance(child.tag, str) else ""
             cls = child.get("class", "")
-            if tag in (f"{SVG}script", "script"):
+            if child.tag is ElementTree.Comment or tag in (f"{SVG}script", "script"):
                 parent.remove(child)
             elif tag in (f"{SVG}style", "style"):
                 css.append(child.text or "")

@@ -42,7 +42,7 @@ STYLE = Style(
     value_label_font_family=FONTS,
     title_font_family=FONTS,
     legend_font_family=FONTS,
-    title_font_size=22,
+    title_font_size=18,
     label_font_size=16,
     major_label_font_size=16,
     value_font_size=16,
@@ -95,7 +95,7 @@ def bars(
         range=range_,
         include_x_axis=True,
         max_scale=5,
-        x_label_rotation=30 if len(labels) > 3 else 0,
+        x_label_rotation=30 if _too_wide(labels) else 0,
         no_data_text=no_data,
         margin=8,
         spacing=10,
@@ -104,6 +104,12 @@ def bars(
     for name, values in series:
         chart.add(name, list(values))
     return _clean(chart, title)
+
+
+def _too_wide(labels: Sequence[str]) -> bool:
+    """Labels that would not fit side by side under the columns (a Chinese character is a full em)."""
+    ems = sum(sum(1.0 if ord(c) > 0x2E80 else 0.6 for c in label) + 1 for label in labels)
+    return ems * STYLE.label_font_size > WIDTH - 80
 
 
 def _clean(chart: pygal.graph.graph.Graph, title: str) -> Chart:

@@ -23,6 +23,7 @@ from disclosure.dashboard import charts, export, figures
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
         "title": "基本公共服务均等化指标",
+        "labelled": "{name}（{note}）",
         "intro": "政府购买服务的城乡覆盖、居民满意度、竞争程度与绩效付费情况。"
         "数据按所选期间统计，每次打开时计算。",
         "period_legend": "统计期间（含起止日）",
@@ -73,7 +74,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "mean_valid_bids": "平均有效投标",
         "single_bid_share": "仅一家投标的比例（%）",
         "hhi_heading": "市场集中度（HHI）",
-        "hhi_chart": "各服务类别的赫芬达尔—赫希曼指数（0–10000）",
+        "hhi_chart": "各服务类别的 HHI（0–10000）",
         "hhi_caption": "各服务类别的合同金额集中度",
         "contracts": "合同数",
         "providers": "服务机构数",
@@ -126,6 +127,7 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "en": {
         "title": "Equality of public services",
+        "labelled": "{name} ({note})",
         "intro": "How evenly government-purchased services reach urban and rural residents, how satisfied "
         "residents are, how competitive purchasing is and how much payment follows performance. The "
         "figures are for the chosen period, computed each time the page is opened.",
@@ -166,7 +168,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "gap_none": "Urban or rural regions have no counted rating yet: no gap can be computed.",
         "regions": "Regions",
         "bidders_heading": "Bidders per tender",
-        "bidders_chart": "Opened tenders by number of bidders (all categories)",
+        "bidders_chart": "Tenders by number of bidders (all categories)",
         "bidders_caption": "Bidding by service category",
         "bidders_axis": "{n} bidders",
         "tenders_axis": "Tenders",
@@ -177,7 +179,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "mean_valid_bids": "Mean valid bids",
         "single_bid_share": "Single-bid tenders (%)",
         "hhi_heading": "Market concentration (HHI)",
-        "hhi_chart": "Herfindahl-Hirschman index by service category (0–10,000)",
+        "hhi_chart": "HHI by service category (0–10,000)",
         "hhi_caption": "Concentration of the awarded value by category",
         "contracts": "Contracts",
         "providers": "Providers",
@@ -202,7 +204,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "corrections": "Corrections after an appeal",
         "adjusted": "Adjusted for performance, in all",
         "unit_heading": "Unit cost per package",
-        "unit_chart": "Mean awarded unit price, urban and rural contracts (CNY)",
+        "unit_chart": "Mean awarded unit price, urban and rural (CNY)",
         "unit_caption": "Awarded unit prices by package (CNY)",
         "package": "Package",
         "unit": "Unit",
@@ -269,7 +271,7 @@ def _charts(dashboard: figures.Dashboard, t: dict[str, str], lang: str) -> dict[
     return {
         "reach": charts.bars(
             t["reach_chart"],
-            [f"{r.region.name}（{t[r.region.kind.value]}）" for r in regions],
+            [t["labelled"].format(name=r.region.name, note=t[r.region.kind.value]) for r in regions],
             [(t["coverage_per_1000"], [_f(r.reach.coverage_per_1000) for r in regions])],
             no_data=t["no_data"],
         ),
@@ -297,7 +299,7 @@ def _charts(dashboard: figures.Dashboard, t: dict[str, str], lang: str) -> dict[
         ),
         "payments": charts.bars(
             t["payments_chart"],
-            [t["tier_axis"].format(tier=tier.value) for tier in by_tier],
+            [tier.value for tier in by_tier],
             [(t["count"], list(by_tier.values()))],
             value_format="{:,.0f}",
             no_data=t["no_data"],

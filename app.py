@@ -31,6 +31,9 @@ import contracts.pages
 import contracts.queries
 import core.cli
 import disclosure.ocds.routes
+
+import disclosure.dashboard.pages
+import disclosure.dashboard.queries
 import market.mutations
 import market.queries
 import market.tender_mutations
@@ -84,6 +87,7 @@ def _build_schema(introspection: bool, timezone: str) -> strawberry.Schema:
             contracts.queries.Query,
             scoring.queries.Query,
             scoring.queries.PaymentQuery,
+            disclosure.dashboard.queries.Query,
         ),
     )
     mutation = merge_types(
@@ -192,6 +196,8 @@ def create_app(
             *scoring.webhooks.routes(sessionmaker, settings),
             *scoring.pages.routes(sessionmaker),
             *disclosure.ocds.routes.routes(sessionmaker),
+
+            *disclosure.dashboard.pages.routes(sessionmaker),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],

@@ -30,6 +30,7 @@ import contracts.mutations
 import contracts.pages
 import contracts.queries
 import core.cli
+import disclosure.pages
 import market.mutations
 import market.queries
 import market.tender_mutations
@@ -174,7 +175,7 @@ def create_app(
         return JSONResponse({"status": "ok", "now": now.astimezone(settings.zone).isoformat()})
 
     async def home(_request: Request) -> RedirectResponse:
-        return RedirectResponse("/graphql")
+        return RedirectResponse("/portal")
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -190,6 +191,7 @@ def create_app(
             *contracts.pages.routes(sessionmaker),
             *scoring.webhooks.routes(sessionmaker, settings),
             *scoring.pages.routes(sessionmaker),
+            *disclosure.pages.routes(sessionmaker),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],

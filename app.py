@@ -34,6 +34,8 @@ import disclosure.ocds.routes
 
 import disclosure.dashboard.pages
 import disclosure.dashboard.queries
+
+import disclosure.pages
 import market.mutations
 import market.queries
 import market.tender_mutations
@@ -179,7 +181,7 @@ def create_app(
         return JSONResponse({"status": "ok", "now": now.astimezone(settings.zone).isoformat()})
 
     async def home(_request: Request) -> RedirectResponse:
-        return RedirectResponse("/graphql")
+        return RedirectResponse("/portal")
 
     @asynccontextmanager
     async def lifespan(_app):
@@ -198,6 +200,8 @@ def create_app(
             *disclosure.ocds.routes.routes(sessionmaker),
 
             *disclosure.dashboard.pages.routes(sessionmaker),
+
+            *disclosure.pages.routes(sessionmaker),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],
         middleware=[Middleware(BodySizeLimit)],

@@ -1,0 +1,180 @@
+"""Accessibility checks for the browser tests: axe-core run in a real page, screenshots at two widths.
+
+`await check_page(page, url, name)` opens URL in a Playwright page (or, with `url=None`, takes the
+page as it is, e.g. the answer to a form's POST), and at 360 px and 1280 px wide:
+
+- runs axe-core (the accessibility engine of Deque, pinned in tests/browser/package.json and installed
+  there by `make install` with `npm ci`) with the WCAG 2.0 and 2.1 level A and AA rules, and fails on
+  any violation of impact "serious" or "critical", naming the rule, its impact, the elements
+  (CSS selectors), what axe found wrong with each and the rule's help URL;
+- saves a full-page screenshot: test-output/browser/<name>-360.png and <name>-1280.png;
+- writes every violation found, whatever its impact, to test-output/browser/<name>-axe.json.
+
+The pages forbid scripts (Content-Security-Policy `default-src 'none'`), so axe is not added as a
+`<script>` tag, which the browser would block: its source is evaluated through the DevTools protocol
+(Playwright's `evaluate`), which a page's CSP does not govern. The pages are checked with their real
+policy in force (their styles come in by nonce, as in production).
+
+Without npm or the installed axe-core the tests that need it are skipped with the reason, and fail
+when CI=true (like the browser tests without Chromium).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+OUTPUT = ROOT / "test-output" / "browser"
+AXE_PROJECT = ROOT / "tests" / "browser"
+"""The npm project (package.json, package-lock.json) whose only dependency is axe-core."""
+AXE_PACKAGE = AXE_PROJECT / "node_modules" / "axe-core"
+AXE_SCRIPT = AXE_PACKAGE / "axe.min.js"
+
+WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
+"""axe-core's tags of the WCAG 2.0 and 2.1 success criteria of levels A and AA."""
+FAILING_IMPACTS = ("serious", "critical")
+WIDTHS = (360, 1280)
+"""A cheap phone and a desktop screen, in CSS pixels."""
+NAME = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+# Runs in the page: axe over the whole document, the violations only, as plain data.
+RUN_AXE = """
+async (tags) => {
+  const result = await axe.run(document, {
+    runOnly: { type: "tag", values: tags },
+    resultTypes: ["violations"],
+  });
+  return result.violations.map((v) => ({
+    rule: v.id,
+    impact: v.impact,
+    help: v.help,
+    help_url: v.helpUrl,
+    nodes: v.nodes.map((n) => ({
+      target: n.target.map((t) => (Array.isArray(t) ? t.join(" >>> ") : String(t))).join(" "),
+      summary: n.failureSummary || "",
+    })),
+  }));
+}
+"""
+
+
+@dataclass
+class Violation:
+    """One axe rule broken on a page: where (CSS selectors) and at which viewport widths."""
+
+    rule: str
+    impact: str | None
+    help: str
+    help_url: str
+    nodes: list[dict[str, str]]
+    widths: list[int] = field(default_factory=list)
+
+    @property
+    def failing(self) -> bool:
+        return self.impact in FAILING_IMPACTS
+
+
+def _pinned_version() -> str:
+    manifest = json.loads((AXE_PROJECT / "package.json").read_text(encoding="utf-8"))
+    return manifest["devDependencies"]["axe-core"]
+
+
+def axe_problem() -> str | None:
+    """Why axe-core cannot run here (a sentence), or None when it can."""
+    if not AXE_SCRIPT.is_file():
+        if shutil.which("npm") is None:
+            return (
+                "npm is not installed (apt-get install npm), so axe-core is not either; then `make install`"
+            )
+        return f"axe-core is not installed in {AXE_PROJECT.relative_to(ROOT)}: run `make install`"
+    installed = json.loads((AXE_PACKAGE / "package.json").read_text(encoding="utf-8"))["version"]
+    if installed != _pinned_version():
+        return f"axe-core {installed} is installed, {_pinned_version()} is pinned: run `make install`"
+    return None
+
+
+def require_axe() -> None:
+    """Skip without axe-core, except in CI (CI=true), where a missing axe-core is a failure."""
+    problem = axe_problem()
+    if problem is None:
+        return
+    message = f"accessibility check cannot run: {problem}"
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+@functools.cache
+def _axe_source() -> str:
+    # `;0`: the script as an expression statement, so that evaluate returns a plain value.
+    return AXE_SCRIPT.read_text(encoding="utf-8") + "\n;0"
+
+
+async def audit(page) -> list[Violation]:
+    """axe-core's WCAG 2.0/2.1 A and AA violations on the page as it is now, every impact."""
+    if not await page.evaluate("typeof window.axe === 'object'"):
+        await page.evaluate(_axe_source())
+    found = await page.evaluate(RUN_AXE, list(WCAG_TAGS))
+    return [Violation(**v) for v in found]
+
+
+def describe(violations: list[Violation], *, name: str, url: str) -> str:
+    """A readable report: each rule with its impact, widths, help URL, and each element's problem."""
+    lines = [f"{len(violations)} serious or critical accessibility violation(s) on {name} ({url}):"]
+    for v in violations:
+        widths = ", ".join(str(w) for w in v.widths)
+        lines.append(f"- {v.rule} [{v.impact}] at {widths} px: {v.help}")
+        lines.append(f"  {v.help_url}")
+        for node in v.nodes[:10]:
+            summary = " ".join(node["summary"].split())
+            lines.append(f"    {node['target']}: {summary}")
+        if len(v.nodes) > 10:
+            lines.append(f"    ... and {len(v.nodes) - 10} more elements")
+    return "\n".join(lines)
+
+
+async def check_page(
+    page, url: str | None, name: str, *, widths: tuple[int, ...] = WIDTHS
+) -> list[Violation]:
+    """Open URL (None: the page as it is), check it with axe at each width, screenshot each width.
+
+    Raises AssertionError listing the serious and critical violations; returns every violation
+    found (minor and moderate ones included) for a test that wants to look further.
+    """
+    require_axe()
+    if not NAME.fullmatch(name):
+        raise ValueError(f"{name!r}: a screenshot name is lower-case letters, digits, '.', '_' and '-'")
+    if url is not None:
+        await page.goto(url)
+    url = page.url
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    original = page.viewport_size
+    height = original["height"] if original else 900
+    by_rule: dict[tuple[str, tuple[str, ...]], Violation] = {}
+    try:
+        for width in widths:
+            await page.set_viewport_size({"width": width, "height": height})
+            for violation in await audit(page):
+                key = (violation.rule, tuple(n["target"] for n in violation.nodes))
+                by_rule.setdefault(key, violation).widths.append(width)
+            await page.screenshot(path=OUTPUT / f"{name}-{width}.png", full_page=True)
+    finally:
+        if original:
+            await page.set_viewport_size(original)
+    violations = list(by_rule.values())
+    report = {"url": url, "tags": list(WCAG_TAGS), "violations": [asdict(v) for v in violations]}
+    (OUTPUT / f"{name}-axe.json").write_text(
+        json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    failing = [v for v in violations if v.failing]
+    if failing:
+        raise AssertionError(describe(failing, name=name, url=url))
+    return violations

@@ -6,7 +6,8 @@ page as it is, e.g. the answer to a form's POST), and at 360 px and 1280 px wide
 - runs axe-core (the accessibility engine of Deque, pinned in tests/browser/package.json and installed
   there by `make install` with `npm ci`) with the WCAG 2.0 and 2.1 level A and AA rules, and fails on
   any violation of impact "serious" or "critical", naming the rule, its impact, the elements
-  (CSS selectors), what axe found wrong with each and the rule's help URL;
+  (CSS selectors), what axe found wrong with each and the rule's help URL; with `strict=True`, axe's
+  best practices too (landmarks, heading order...), and any violation fails, whatever its impact;
 - saves a full-page screenshot: test-output/browser/<name>-360.png and <name>-1280.png;
 - writes every violation found, whatever its impact, to test-output/browser/<name>-axe.json.
 
@@ -40,6 +41,8 @@ AXE_SCRIPT = AXE_PACKAGE / "axe.min.js"
 
 WCAG_TAGS = ("wcag2a", "wcag2aa", "wcag21a", "wcag21aa")
 """axe-core's tags of the WCAG 2.0 and 2.1 success criteria of levels A and AA."""
+WITH_BEST_PRACTICE = (*WCAG_TAGS, "best-practice")
+"""And axe's best practices: landmarks (one main, all content in one), heading order, unique ids..."""
 FAILING_IMPACTS = ("serious", "critical")
 WIDTHS = (360, 1280)
 """A cheap phone and a desktop screen, in CSS pixels."""
@@ -118,17 +121,18 @@ def _axe_source() -> str:
     return AXE_SCRIPT.read_text(encoding="utf-8") + "\n;0"
 
 
-async def audit(page) -> list[Violation]:
-    """axe-core's WCAG 2.0/2.1 A and AA violations on the page as it is now, every impact."""
+async def audit(page, tags: tuple[str, ...] = WCAG_TAGS) -> list[Violation]:
+    """axe-core's violations of the rules of TAGS on the page as it is now, every impact."""
     if not await page.evaluate("typeof window.axe === 'object'"):
         await page.evaluate(_axe_source())
-    found = await page.evaluate(RUN_AXE, list(WCAG_TAGS))
+    found = await page.evaluate(RUN_AXE, list(tags))
     return [Violation(**v) for v in found]
 
 
-def describe(violations: list[Violation], *, name: str, url: str) -> str:
+def describe(violations: list[Violation], *, name: str, url: str, strict: bool = False) -> str:
     """A readable report: each rule with its impact, widths, help URL, and each element's problem."""
-    lines = [f"{len(violations)} serious or critical accessibility violation(s) on {name} ({url}):"]
+    kind = "" if strict else "serious or critical "
+    lines = [f"{len(violations)} {kind}accessibility violation(s) on {name} ({url}):"]
     for v in violations:
         widths = ", ".join(str(w) for w in v.widths)
         lines.append(f"- {v.rule} [{v.impact}] at {widths} px: {v.help}")
@@ -142,13 +146,15 @@ def describe(violations: list[Violation], *, name: str, url: str) -> str:
 
 
 async def check_page(
-    page, url: str | None, name: str, *, widths: tuple[int, ...] = WIDTHS
+    page, url: str | None, name: str, *, widths: tuple[int, ...] = WIDTHS, strict: bool = False
 ) -> list[Violation]:
     """Open URL (None: the page as it is), check it with axe at each width, screenshot each width.
 
-    Raises AssertionError listing the serious and critical violations; returns every violation
-    found (minor and moderate ones included) for a test that wants to look further.
+    Raises AssertionError listing the serious and critical violations; returns every violation found
+    (minor and moderate ones included) for a test that wants to look further. `strict`: axe's best
+    practices are checked too, and a violation of any impact fails (for pages already free of them).
     """
+    tags = WITH_BEST_PRACTICE if strict else WCAG_TAGS
     require_axe()
     if not NAME.fullmatch(name):
         raise ValueError(f"{name!r}: a screenshot name is lower-case letters, digits, '.', '_' and '-'")
@@ -162,7 +168,7 @@ async def check_page(
     try:
         for width in widths:
             await page.set_viewport_size({"width": width, "height": height})
-            for violation in await audit(page):
+            for violation in await audit(page, tags):
                 key = (violation.rule, tuple(n["target"] for n in violation.nodes))
                 by_rule.setdefault(key, violation).widths.append(width)
             await page.screenshot(path=OUTPUT / f"{name}-{width}.png", full_page=True)
@@ -170,11 +176,11 @@ async def check_page(
         if original:
             await page.set_viewport_size(original)
     violations = list(by_rule.values())
-    report = {"url": url, "tags": list(WCAG_TAGS), "violations": [asdict(v) for v in violations]}
+    report = {"url": url, "tags": list(tags), "violations": [asdict(v) for v in violations]}
     (OUTPUT / f"{name}-axe.json").write_text(
         json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8"
     )
-    failing = [v for v in violations if v.failing]
+    failing = violations if strict else [v for v in violations if v.failing]
     if failing:
-        raise AssertionError(describe(failing, name=name, url=url))
+        raise AssertionError(describe(failing, name=name, url=url, strict=strict))
     return violations

@@ -104,6 +104,22 @@ async def test_a_sound_page_passes_and_the_page_as_it_is_can_be_checked(page):
         await check_page(page, None, "selftest-sound-changed")
 
 
+async def test_strict_fails_on_any_impact_and_on_best_practices(page):
+    # A sound page by the WCAG rules: its minor flaws pass by default.
+    await page.goto(f"{ORIGIN}/sound")
+    await page.evaluate(
+        "document.querySelector('h1').outerHTML = '<h3>A sound page</h3>';"  # no level-one heading
+        "document.body.insertAdjacentHTML('beforeend', '<p>Outside every landmark.</p>')"
+    )
+    assert await check_page(page, None, "selftest-lax") == []
+    with pytest.raises(AssertionError) as failure:
+        await check_page(page, None, "selftest-strict", strict=True)
+    message = str(failure.value)
+    assert message.startswith("2 accessibility violation(s) on selftest-strict")
+    assert "- page-has-heading-one [moderate]" in message
+    assert "- region [moderate]" in message
+
+
 async def test_a_name_that_is_no_file_name_is_refused(page):
     with pytest.raises(ValueError, match="screenshot name"):
         await check_page(page, f"{ORIGIN}/sound", "../elsewhere")

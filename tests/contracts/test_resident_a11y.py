@@ -1,6 +1,7 @@
 """Accessibility of every state of the resident's page, in Chinese and English: axe-core's WCAG 2.0/2.1
-A and AA rules in Chromium at 360 px and 1280 px (tests/browser_checks.py), no serious or critical
-violation. Screenshots: test-output/browser/resident-<state>-<lang>-360.png and -1280.png.
+A and AA rules and its best practices (landmarks, headings...) in Chromium at 360 px and 1280 px
+(tests/browser_checks.py, strict): no violation at all, whatever its impact. Screenshots:
+test-output/browser/resident-<state>-<lang>-360.png and -1280.png.
 
 The states: the fresh form; the form refused (errors listed); a refused cross-site form (403); a rating
 that can still be changed, then a final one with the dispute window closed; a disputed service; the
@@ -91,7 +92,7 @@ async def test_every_state_of_the_residents_page_passes_axe_in_both_languages(se
                 context = await browser.new_context(viewport={"width": 360, "height": 780}, locale=locale)
                 page = await context.new_page()
                 for state, url in pages.items():
-                    await check_page(page, with_lang(url, lang), f"resident-{state}-{lang}")
+                    await check_page(page, with_lang(url, lang), f"resident-{state}-{lang}", strict=True)
                 await expect(page.locator("html")).to_have_attribute(
                     "lang", "zh-CN" if lang == "zh" else "en"
                 )
@@ -101,14 +102,14 @@ async def test_every_state_of_the_residents_page_passes_axe_in_both_languages(se
                 await page.evaluate("document.querySelector('#rate form').noValidate = true")
                 await page.locator("#rate button[type=submit]").click()
                 await expect(page.locator("div.error[role=alert]")).to_be_visible()
-                await check_page(page, None, f"resident-refused-{lang}")
+                await check_page(page, None, f"resident-refused-{lang}", strict=True)
 
                 # A form whose cross-site token does not match: the 403 page.
                 await page.goto(with_lang(pages["form"], lang))
                 await page.evaluate("document.querySelector('#dispute input[name=csrf]').value = 'forged'")
                 await page.locator("#dispute button[type=submit]").click()
                 await expect(page.locator("h1")).to_have_text("无法提交" if lang == "zh" else "Not accepted")
-                await check_page(page, None, f"resident-forbidden-{lang}")
+                await check_page(page, None, f"resident-forbidden-{lang}", strict=True)
                 await context.close()
 
             # Eight days on: the rating is final, the dispute window closed, the open complaint overdue.
@@ -120,7 +121,7 @@ async def test_every_state_of_the_residents_page_passes_axe_in_both_languages(se
                 context = await browser.new_context(viewport={"width": 360, "height": 780}, locale=locale)
                 page = await context.new_page()
                 for state, url in later.items():
-                    await check_page(page, with_lang(url, lang), f"resident-{state}-{lang}")
+                    await check_page(page, with_lang(url, lang), f"resident-{state}-{lang}", strict=True)
                 await context.close()
 
             # A month on: every link has expired (410).
@@ -130,7 +131,9 @@ async def test_every_state_of_the_residents_page_passes_axe_in_both_languages(se
             for lang, locale in LANGUAGES:
                 context = await browser.new_context(viewport={"width": 360, "height": 780}, locale=locale)
                 page = await context.new_page()
-                await check_page(page, with_lang(pages["form"], lang), f"resident-expired-{lang}")
+                await check_page(
+                    page, with_lang(pages["form"], lang), f"resident-expired-{lang}", strict=True
+                )
                 await expect(page.locator("h1")).to_have_text(
                     "链接已过期" if lang == "zh" else "Link expired"
                 )

@@ -7,7 +7,9 @@ page as it is, e.g. the answer to a form's POST), and at 360 px and 1280 px wide
   there by `make install` with `npm ci`) with the WCAG 2.0 and 2.1 level A and AA rules, and fails on
   any violation of impact "serious" or "critical", naming the rule, its impact, the elements
   (CSS selectors), what axe found wrong with each and the rule's help URL; with `strict=True`, axe's
-  best practices too (landmarks, heading order...), and any violation fails, whatever its impact;
+  best practices too (landmarks, heading order...) and WCAG's Language of Parts, which axe does not
+  check (Chinese text on a page in English needs lang="zh-CN"), and any violation fails, whatever
+  its impact;
 - saves a full-page screenshot: test-output/browser/<name>-360.png and <name>-1280.png;
 - writes every violation found, whatever its impact, to test-output/browser/<name>-axe.json.
 
@@ -67,6 +69,36 @@ async (tags) => {
   }));
 }
 """
+
+# Runs in the page: text with Chinese characters in an element whose language (its own `lang` or its
+# nearest ancestor's) is not Chinese. WCAG 2.1 SC 3.1.2, Language of Parts, which axe cannot check:
+# on a page in English, a provider's Chinese name needs lang="zh-CN" (core/language.py).
+UNMARKED_CHINESE = r"""
+() => {
+  const han = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u{20000}-\u{3134f}]/u;
+  const found = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!han.test(node.data)) continue;
+    const owner = node.parentElement;
+    const tagged = owner.closest("[lang]");
+    if (tagged && tagged.getAttribute("lang").toLowerCase().startsWith("zh")) continue;
+    const classes = [...owner.classList].map((c) => "." + c).join("");
+    found.push({
+      target: owner.tagName.toLowerCase() + (owner.id ? "#" + owner.id : "") + classes,
+      summary: "Chinese text in a part whose language is " +
+        (tagged ? JSON.stringify(tagged.getAttribute("lang")) : "not given") + ": " + node.data.trim().slice(0, 40),
+    });
+  }
+  return found;
+}
+"""
+LANGUAGE_OF_PARTS = {
+    "rule": "language-of-parts",
+    "impact": "serious",
+    "help": "Text in another language than the page's carries its own lang attribute (WCAG 2.1 SC 3.1.2)",
+    "help_url": "https://www.w3.org/WAI/WCAG21/Understanding/language-of-parts.html",
+}
 
 
 @dataclass
@@ -129,6 +161,12 @@ async def audit(page, tags: tuple[str, ...] = WCAG_TAGS) -> list[Violation]:
     return [Violation(**v) for v in found]
 
 
+async def unmarked_chinese(page) -> list[Violation]:
+    """Chinese text without lang="zh-…" on it or around it (none on a page in Chinese)."""
+    nodes = await page.evaluate(UNMARKED_CHINESE)
+    return [Violation(**LANGUAGE_OF_PARTS, nodes=nodes)] if nodes else []
+
+
 def describe(violations: list[Violation], *, name: str, url: str, strict: bool = False) -> str:
     """A readable report: each rule with its impact, widths, help URL, and each element's problem."""
     kind = "" if strict else "serious or critical "
@@ -168,7 +206,8 @@ async def check_page(
     try:
         for width in widths:
             await page.set_viewport_size({"width": width, "height": height})
-            for violation in await audit(page, tags):
+            found = await audit(page, tags) + (await unmarked_chinese(page) if strict else [])
+            for violation in found:
                 key = (violation.rule, tuple(n["target"] for n in violation.nodes))
                 by_rule.setdefault(key, violation).widths.append(width)
             await page.screenshot(path=OUTPUT / f"{name}-{width}.png", full_page=True)

@@ -120,6 +120,27 @@ async def test_strict_fails_on_any_impact_and_on_best_practices(page):
     assert "- region [moderate]" in message
 
 
+async def test_strict_wants_chinese_text_on_an_english_page_marked_as_chinese(page):
+    await page.goto(f"{ORIGIN}/sound")
+    await page.evaluate(
+        "document.querySelector('main').insertAdjacentHTML('beforeend',"
+        " '<p id=provider>上海颐康居家养老服务有限公司</p><p lang=zh-CN>居家养老</p>')"
+    )
+    assert await check_page(page, None, "selftest-unmarked") == []  # axe does not see it
+    with pytest.raises(AssertionError) as failure:
+        await check_page(page, None, "selftest-unmarked-strict", strict=True)
+    message = str(failure.value)
+    assert message.startswith("1 accessibility violation(s)")
+    assert "- language-of-parts [serious] at 360, 1280 px" in message
+    assert "https://www.w3.org/WAI/WCAG21/Understanding/language-of-parts.html" in message
+    assert (
+        'p#provider: Chinese text in a part whose language is "en": 上海颐康居家养老服务有限公司' in message
+    )
+
+    await page.evaluate("document.querySelector('#provider').lang = 'zh-CN'")
+    assert await check_page(page, None, "selftest-marked-strict", strict=True) == []
+
+
 async def test_a_name_that_is_no_file_name_is_refused(page):
     with pytest.raises(ValueError, match="screenshot name"):
         await check_page(page, f"{ORIGIN}/sound", "../elsewhere")

@@ -190,7 +190,8 @@ async def check_page(
 
     Raises AssertionError listing the serious and critical violations; returns every violation found
     (minor and moderate ones included) for a test that wants to look further. `strict`: axe's best
-    practices are checked too, and a violation of any impact fails (for pages already free of them).
+    practices and the Language of Parts are checked too, and a violation of any impact fails (for
+    pages already free of them).
     """
     tags = WITH_BEST_PRACTICE if strict else WCAG_TAGS
     require_axe()

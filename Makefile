@@ -2,13 +2,14 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
+AXE := tests/browser/node_modules/axe-core/axe.min.js
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export DATABASE_URL ?= sqlite:///var/market.db
 
 .PHONY: install run test test-sqlite test-postgres fuzz lint check schema bench bench-hostile bench-ratings bench-payouts bench-scoring reset-demo clean
 
-install: $(BIN)/.installed
+install: $(BIN)/.installed $(AXE)
 
 # Installed once, again whenever pyproject.toml or GraphiQL's pins change: the Python packages, then
 # GraphiQL's files (pinned npm tarballs, sha512-checked, into static/graphiql/; no CDN at run time).
@@ -18,6 +19,13 @@ $(BIN)/.installed: pyproject.toml core/graphiql.py
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	$(BIN)/market graphiql install
 	touch $@
+
+# axe-core for the browser tests' accessibility checks (tests/browser_checks.py): the version of
+# tests/browser/package-lock.json, with `npm ci`. Without npm the checks are skipped (say so, go on).
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: axe-core not installed, the accessibility tests will be skipped (apt-get install npm)"; fi
 
 run: $(BIN)/.installed
 	$(BIN)/market db upgrade
@@ -37,14 +45,14 @@ reset-demo: $(BIN)/.installed
 	$(BIN)/market demo load
 
 # The whole suite on SQLite, then on PostgreSQL when TEST_DATABASE_URL is set.
-test: $(BIN)/.installed test-sqlite
+test: $(BIN)/.installed $(AXE) test-sqlite
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(MAKE) --no-print-directory test-postgres; \
 	else echo "TEST_DATABASE_URL not set: PostgreSQL run skipped"; fi
 
-test-sqlite: $(BIN)/.installed
+test-sqlite: $(BIN)/.installed $(AXE)
 	env -u TEST_DATABASE_URL $(BIN)/pytest -q
 
-test-postgres: $(BIN)/.installed
+test-postgres: $(BIN)/.installed $(AXE)
 	$(BIN)/pytest -q
 
 # Generated queries and mutations over the whole schema, thousands of them (make test runs a few hundred);
@@ -95,4 +103,4 @@ bench-scoring: $(BIN)/.installed
 	$(BIN)/python -m bench.scoring
 
 clean:
-	rm -rf $(VENV) var static/graphiql .pytest_cache .ruff_cache
+	rm -rf $(VENV) var static/graphiql .pytest_cache .ruff_cache tests/browser/node_modules

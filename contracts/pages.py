@@ -36,6 +36,7 @@ from contracts.residents import MAX_TEXT, mask_links, token_hash
 from core import clock
 from core.db import bad_text, sqlite_writes, unit_of_work
 from core.errors import DomainError, ErrorCode, Problem
+from core.language import data_lang
 from core.settings import get_settings
 
 ACTIONS = ("dispute", "rate", "complaint")
@@ -310,7 +311,10 @@ def _formatters(lang: str) -> dict[str, Callable]:
         link = Markup('<a href="tel:{0}" class="tel">{0}</a>').format(HOTLINE)
         return escape(text).format(hotline=link, **values)
 
-    return {"when": when, "day": day, "stars_text": stars_text, "hotline": hotline}
+    def text_lang(text: object) -> Markup:
+        return data_lang(text, lang)
+
+    return {"when": when, "day": day, "stars_text": stars_text, "hotline": hotline, "data_lang": text_lang}
 
 
 def _headers(nonce: str | None = None) -> dict[str, str]:

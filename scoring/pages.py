@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from core.db import sqlite_writes
+from core.language import data_lang
 from core.settings import get_settings
 from scoring import certification
 from scoring.certification import CertificateStatus
@@ -190,7 +191,10 @@ def _formatters(lang: str) -> dict[str, Callable]:
     def reason(text: str | None) -> str:
         return texts.get(f"reason_{text}", text or "")
 
-    return {"day": day, "when": when, "reason": reason}
+    def text_lang(text: object) -> Markup:
+        return data_lang(text, lang)
+
+    return {"day": day, "when": when, "reason": reason, "data_lang": text_lang}
 
 
 def _headers(nonce: str) -> dict[str, str]:

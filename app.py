@@ -30,11 +30,9 @@ import contracts.mutations
 import contracts.pages
 import contracts.queries
 import core.cli
-import disclosure.ocds.routes
-
 import disclosure.dashboard.pages
 import disclosure.dashboard.queries
-
+import disclosure.ocds.routes
 import disclosure.pages
 import market.mutations
 import market.queries
@@ -198,9 +196,7 @@ def create_app(
             *scoring.webhooks.routes(sessionmaker, settings),
             *scoring.pages.routes(sessionmaker),
             *disclosure.ocds.routes.routes(sessionmaker),
-
             *disclosure.dashboard.pages.routes(sessionmaker),
-
             *disclosure.pages.routes(sessionmaker),
             *([graphiql.route()] if settings.introspection_enabled else []),
         ],

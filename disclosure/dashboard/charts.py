@@ -16,7 +16,12 @@ from xml.etree import ElementTree
 
 import pygal
 from markupsafe import Markup
+from pygal.etree import etree as pygal_etree
 from pygal.style import Style
+
+# pygal draws with lxml when it is installed (ocdskit brings it); the cleaning below walks and writes
+# the standard library's ElementTree, so pygal is told to use that one whatever else is installed.
+pygal_etree.to_etree()
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -90,10 +90,15 @@ class Search:
         )
 
 
+def is_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also takes "²", which `int` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _id(value: str, name: str) -> int | None:
     if value == "":
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+    if not is_number(value) or not 1 <= int(value) <= MAX_ID:
         raise BadSearch(name)
     return int(value)
 
@@ -110,7 +115,7 @@ def parse_search(params) -> Search:
     if soon not in ("", "1"):
         raise BadSearch("soon")
     page = params.get("page", "1") or "1"
-    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+    if not is_number(page) or not 1 <= int(page) <= MAX_PAGE:
         raise BadSearch("page")
     return Search(
         keyword=keyword,

@@ -46,7 +46,9 @@ async def test_the_portal_in_chromium(server, scratch_engine):
         "not-found": "/portal/tenders/999999",
     }
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
         try:
             phone = await browser.new_context(viewport={"width": 360, "height": 780}, locale="zh-CN")
             page = await phone.new_page()

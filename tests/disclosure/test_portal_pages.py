@@ -125,7 +125,7 @@ async def test_open_tenders_come_a_page_at_a_time(portal):
 @pytest.mark.parametrize(
     "query",
     ["region=abc", "region=-1", "region=0", "department=1.5", "page=0", "page=x", "soon=yes",
-     "region=99999999999", "q=" + "长" * 101],
+     "region=99999999999", "region=²", "page=%D9%A3", "q=" + "长" * 101],
 )  # fmt: skip
 async def test_a_search_no_form_sends_gets_a_400_page(portal, query):
     response = await portal.get(f"/portal?{query}")
@@ -306,7 +306,7 @@ async def test_a_provider_without_awards_or_stars(portal):
     "path",
     ["/portal/tenders/999999", "/portal/tenders/abc", "/portal/tenders/0", "/portal/tenders/-3",
      "/portal/tenders/99999999999999999999", "/portal/contracts/999999", "/portal/contracts/x",
-     "/portal/providers/999999", "/portal/providers/1e3"],
+     "/portal/providers/999999", "/portal/providers/1e3", "/portal/providers/²", "/portal/tenders/%D9%A3"],
 )  # fmt: skip
 async def test_unknown_ids_get_a_404_page(portal, path):
     response = await portal.get(path)

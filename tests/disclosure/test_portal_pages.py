@@ -157,6 +157,7 @@ async def test_the_awarded_tenders_notice_opening_and_award(portal):
             and entry["unit_price"] in opening
             and entry["receipt_sha256"] in opening
         )
+    assert f'href="/portal/providers/{leling.id}">上海市崇明区乐龄社会工作服务中心</a>' in opening
     # The award notice: the winner, the contract, every score of every bid, each evaluator's score.
     assert f'id="winner"><a href="/portal/providers/{yikang.id}">上海颐康居家养老服务有限公司</a>' in body
     assert f'href="/portal/contracts/{contract.id}"' in body

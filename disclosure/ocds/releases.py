@@ -33,8 +33,10 @@ from market.models import BidStatus, KpiDirection, Provider, TenderStatus
 
 CURRENCY = "CNY"
 CREDIT_CODE_SCHEME = "CN-SAIC"
-"""org-id.guide's list for China's National Enterprise Credit Information Publicity System, whose
-identifiers are the unified social credit codes (统一社会信用代码)."""
+"""The org-id.guide (and IATI) register code for China's State Administration for Industry and Commerce,
+whose registration numbers are now the unified social credit codes (统一社会信用代码). Social
+organisations and public institutions carry the same kind of code, issued by their own registrars:
+we use the one scheme for every provider, so that a party's ID is its code whoever issued it."""
 PACKAGE_SCHEME = "X-SERVICE-PACKAGE"
 """Our catalogue of standardised service packages (the item's classification): code and version."""
 CATEGORY_SCHEME = "X-SERVICE-CATEGORY"

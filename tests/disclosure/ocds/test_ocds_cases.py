@@ -69,6 +69,10 @@ async def test_a_tender_amended_then_cancelled(session, api, monkeypatch):
     assert first["tender"]["items"][0]["quantity"] == 1200
     assert first["tender"]["value"] == {"amount": 132000.0, "currency": "CNY"}
     assert first["tender"]["status"] == "active" and "amendments" not in first["tender"]
+    kpis = await tenders.kpis_of(session, [tender.id])
+    assert kpis and [(m["title"], m["observations"][0]["measure"]) for m in first["tender"]["targets"]] == [
+        (k.name, k.target) for k in kpis
+    ]
     assert amended["tag"] == ["tenderAmendment"]
     assert amended["tender"]["items"][0]["quantity"] == 1500
     assert amended["tender"]["value"] == {"amount": 157500.0, "currency": "CNY"}

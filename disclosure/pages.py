@@ -411,7 +411,7 @@ HELPERS = {
 
 def _object_id(text: str) -> int | None:
     """A path's id; None for anything no database row has (answered with the 404 page)."""
-    return int(text) if text.isdigit() and 1 <= int(text) <= public.MAX_ID else None
+    return int(text) if public.is_number(text) and 1 <= int(text) <= public.MAX_ID else None
 
 
 def not_found(request: Request) -> HTMLResponse:

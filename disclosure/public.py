@@ -90,10 +90,15 @@ class Search:
         )
 
 
+def is_number(text: str) -> bool:
+    """ASCII digits only: `str.isdigit` also takes "²", which `int` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def _id(value: str, name: str) -> int | None:
     if value == "":
         return None
-    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
+    if not is_number(value) or not 1 <= int(value) <= MAX_ID:
         raise BadSearch(name)
     return int(value)
 
@@ -110,7 +115,7 @@ def parse_search(params) -> Search:
     if soon not in ("", "1"):
         raise BadSearch("soon")
     page = params.get("page", "1") or "1"
-    if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+    if not is_number(page) or not 1 <= int(page) <= MAX_PAGE:
         raise BadSearch("page")
     return Search(
         keyword=keyword,
@@ -295,6 +300,8 @@ class TenderPage:
     clarifications: list[Clarification]
     kpis: list[TenderKpi]
     opening_record: list[dict] | None
+    bidder_ids: dict[str, int] = field(default_factory=dict)
+    """The opening record's bidders' provider IDs, by name, for links to their profiles."""
     bids: list[ScoredBid] = field(default_factory=list)
     challenges: list[ChallengeOutcome] = field(default_factory=list)
     contract_id: int | None = None
@@ -312,7 +319,7 @@ def award_is_public(tender: Tender) -> bool:
 
 
 async def tender_page(session: AsyncSession, tender_id: int) -> TenderPage | None:
-    """A published tender as the public reads it; None when unknown or a draft. At most nine statements."""
+    """A published tender as the public reads it; None when unknown or a draft. At most ten statements."""
     now = await clock.now(session)
     row = (
         await session.execute(
@@ -344,6 +351,19 @@ async def tender_page(session: AsyncSession, tender_id: int) -> TenderPage | Non
             select(TenderKpi).where(TenderKpi.tender_id == tender_id).order_by(TenderKpi.position)
         )
     ).all()
+    opening_record = tender.opening_record if opening_record_is_public(tender) else None
+    bidder_ids = {}
+    if opening_record:
+        names = {entry["provider"] for entry in opening_record}
+        bidder_ids = dict(
+            (
+                await session.execute(
+                    select(Provider.legal_name, Provider.id).where(
+                        Provider.legal_name.in_(names), access.providers_visible_clause(None)
+                    )
+                )
+            ).all()
+        )
     page = TenderPage(
         now=now,
         line=TenderLine(*row[:5]),
@@ -352,7 +372,8 @@ async def tender_page(session: AsyncSession, tender_id: int) -> TenderPage | Non
         amendments=list(amendments),
         clarifications=list(clarifications),
         kpis=list(kpis),
-        opening_record=tender.opening_record if opening_record_is_public(tender) else None,
+        opening_record=opening_record,
+        bidder_ids=bidder_ids,
     )
     if not award_is_public(tender):
         return page

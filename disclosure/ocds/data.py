@@ -1,11 +1,11 @@
 """What the OCDS export reads, in bulk: one page of published tenders and everything public about them,
 in a fixed number of statements whatever the page's size (no statement per tender).
 
-Only public data is read (SPEC §7): tenders once published (drafts never), answered clarifications,
-correction notices, the bids of opened tenders only (nothing of a sealed bid: a bid is not even
-selected before its tender's opening) and never a withdrawn one, the contract an award made with its
-KPIs, finalised scorecards' scores and KPI values, PAID payments and the contract's status changes.
-Nothing about residents is read at all: no deliveries, ratings, complaints or phone hashes.
+Only public data is read (SPEC §7): tenders once published (drafts never), the KPIs they set, answered
+clarifications, correction notices, the bids of opened tenders only (nothing of a sealed bid: a bid is
+not even selected before its tender's opening) and never a withdrawn one, the contract an award made
+with its KPIs, finalised scorecards' scores and KPI values, PAID payments and the contract's status
+changes. Nothing about residents is read at all: no deliveries, ratings, complaints or phone hashes.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from contracts.models import Contract, ContractKpi
 from core.models import JournalEvent
+from market import tenders
 from market.models import (
     Bid,
     BidStatus,
@@ -30,6 +31,7 @@ from market.models import (
     ServicePackage,
     Tender,
     TenderAmendment,
+    TenderKpi,
 )
 from scoring.models import Payment, PaymentStatus, Scorecard
 
@@ -52,6 +54,7 @@ class TenderFacts:
     region: Region
     package: ServicePackage
     category: ServiceCategory
+    tender_kpis: list[TenderKpi] = field(default_factory=list)
     amendments: list[TenderAmendment] = field(default_factory=list)
     clarifications: list[Clarification] = field(default_factory=list)
     bids: list[Bid] = field(default_factory=list)
@@ -87,7 +90,7 @@ def published_tenders(
 
 
 async def load_page(session: AsyncSession, rows: Sequence) -> list[TenderFacts]:
-    """The public facts of the tenders of `rows` (from `published_tenders`), in eight more statements."""
+    """The public facts of the tenders of `rows` (from `published_tenders`), in nine more statements."""
     facts = {
         tender.id: TenderFacts(tender, department, region, package, category)
         for tender, department, region, package, category in rows
@@ -95,6 +98,8 @@ async def load_page(session: AsyncSession, rows: Sequence) -> list[TenderFacts]:
     if not facts:
         return []
     ids = list(facts)
+    for kpi in await tenders.kpis_of(session, ids):
+        facts[kpi.tender_id].tender_kpis.append(kpi)
     for amendment in await session.scalars(
         select(TenderAmendment).where(TenderAmendment.tender_id.in_(ids)).order_by(TenderAmendment.version)
     ):

@@ -134,7 +134,8 @@ async def stream(
     """A release package (or record package) of the selection, as UTF-8 JSON in pieces.
 
     Records hold every release of a process that has at least one release in the selection's dates.
-    `on_page(n)` is told after each page how many tenders it read.
+    `on_page(n)` is told after each page how many tenders it read. The session's objects are expunged
+    after each page (so give it a session of its own).
     """
     metadata = package_metadata(uri=uri, published=await clock.now(session))
     head = orjson.dumps(metadata)[:-1]  # without the closing brace

@@ -33,8 +33,10 @@ from market.models import BidStatus, KpiDirection, Provider, TenderStatus
 
 CURRENCY = "CNY"
 CREDIT_CODE_SCHEME = "CN-SAIC"
-"""org-id.guide's list for China's National Enterprise Credit Information Publicity System, whose
-identifiers are the unified social credit codes (统一社会信用代码)."""
+"""The org-id.guide (and IATI) register code for China's State Administration for Industry and Commerce,
+whose registration numbers are now the unified social credit codes (统一社会信用代码). Social
+organisations and public institutions carry the same kind of code, issued by their own registrars:
+we use the one scheme for every provider, so that a party's ID is its code whoever issued it."""
 PACKAGE_SCHEME = "X-SERVICE-PACKAGE"
 """Our catalogue of standardised service packages (the item's classification): code and version."""
 CATEGORY_SCHEME = "X-SERVICE-CATEGORY"
@@ -267,6 +269,8 @@ def _tender(facts: TenderFacts, when: dt.datetime, release_ids: dict[int, str], 
         },
         "hasEnquiries": bool(facts.clarifications),
     }
+    if facts.tender_kpis:
+        tender["targets"] = _targets(facts.tender_kpis)
     amendments = [a for a in facts.amendments if a.created_at <= when]
     if amendments:
         tender["amendments"] = [
@@ -361,8 +365,8 @@ def _kpi_metric_id(position: int) -> str:
     return f"kpi-{position}"
 
 
-def _agreed_metrics(facts: TenderFacts) -> list[dict]:
-    """The contract's KPIs with their targets (metrics extension)."""
+def _targets(kpis) -> list[dict]:
+    """KPIs with their targets (metrics extension): the tender's `targets`, the contract's `agreedMetrics`."""
     return [
         {
             "id": _kpi_metric_id(k.position),
@@ -373,7 +377,7 @@ def _agreed_metrics(facts: TenderFacts) -> list[dict]:
             ),
             "observations": [{"id": "target", "measure": k.target, "unit": {"name": k.unit}}],
         }
-        for k in facts.kpis
+        for k in kpis
     ]
 
 
@@ -452,7 +456,7 @@ def _award_and_contract(facts: TenderFacts, when: dt.datetime, parties: _Parties
     }
     if status_details:
         contract_release["description"] = f"合同状态 (contract status): {status_details}"
-    agreed = _agreed_metrics(facts)
+    agreed = _targets(facts.kpis)
     if agreed:
         contract_release["agreedMetrics"] = agreed
     implementation: dict[str, Any] = {}

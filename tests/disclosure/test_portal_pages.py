@@ -125,7 +125,7 @@ async def test_open_tenders_come_a_page_at_a_time(portal):
 @pytest.mark.parametrize(
     "query",
     ["region=abc", "region=-1", "region=0", "department=1.5", "page=0", "page=x", "soon=yes",
-     "region=99999999999", "q=" + "长" * 101],
+     "region=99999999999", "region=²", "page=%D9%A3", "q=" + "长" * 101],
 )  # fmt: skip
 async def test_a_search_no_form_sends_gets_a_400_page(portal, query):
     response = await portal.get(f"/portal?{query}")
@@ -157,6 +157,7 @@ async def test_the_awarded_tenders_notice_opening_and_award(portal):
             and entry["unit_price"] in opening
             and entry["receipt_sha256"] in opening
         )
+    assert f'href="/portal/providers/{leling.id}">上海市崇明区乐龄社会工作服务中心</a>' in opening
     # The award notice: the winner, the contract, every score of every bid, each evaluator's score.
     assert f'id="winner"><a href="/portal/providers/{yikang.id}">上海颐康居家养老服务有限公司</a>' in body
     assert f'href="/portal/contracts/{contract.id}"' in body
@@ -306,7 +307,7 @@ async def test_a_provider_without_awards_or_stars(portal):
     "path",
     ["/portal/tenders/999999", "/portal/tenders/abc", "/portal/tenders/0", "/portal/tenders/-3",
      "/portal/tenders/99999999999999999999", "/portal/contracts/999999", "/portal/contracts/x",
-     "/portal/providers/999999", "/portal/providers/1e3"],
+     "/portal/providers/999999", "/portal/providers/1e3", "/portal/providers/²", "/portal/tenders/%D9%A3"],
 )  # fmt: skip
 async def test_unknown_ids_get_a_404_page(portal, path):
     response = await portal.get(path)

@@ -208,6 +208,17 @@ def test_a_district_and_a_date_range(demo_database, release_package):
         assert datetime.fromisoformat(release["date"]).astimezone(local).date().isoformat() == day
 
 
+def test_the_export_goes_to_stdout_without_output(demo_database, release_package):
+    url, _folder = demo_database
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    result = CliRunner().invoke(app.cli, ["ocds", "export"])
+    assert result.exit_code == 0, result.output
+    package = json.loads(result.stdout)
+    assert validation.schema_errors(package) == []
+    assert [r["id"] for r in package["releases"]] == [r["id"] for r in release_package["releases"]]
+
+
 def test_bad_options_are_refused(demo_database):
     url, _folder = demo_database
     os.environ["DATABASE_URL"] = url

@@ -14,7 +14,7 @@ from contracts import lifecycle
 from core import clock
 from core.settings import get_settings
 from disclosure.ocds import packages
-from market import bids, tenders
+from market import bids, evaluation, tenders
 from scoring.models import Payment, PaymentKind, PaymentStatus, Scorecard, Tier
 from tests.contracts import world as contract_world
 from tests.disclosure.ocds import validation
@@ -69,6 +69,10 @@ async def test_a_tender_amended_then_cancelled(session, api, monkeypatch):
     assert first["tender"]["items"][0]["quantity"] == 1200
     assert first["tender"]["value"] == {"amount": 132000.0, "currency": "CNY"}
     assert first["tender"]["status"] == "active" and "amendments" not in first["tender"]
+    kpis = await tenders.kpis_of(session, [tender.id])
+    assert kpis and [(m["title"], m["observations"][0]["measure"]) for m in first["tender"]["targets"]] == [
+        (k.name, k.target) for k in kpis
+    ]
     assert amended["tag"] == ["tenderAmendment"]
     assert amended["tender"]["items"][0]["quantity"] == 1500
     assert amended["tender"]["value"] == {"amount": 157500.0, "currency": "CNY"}
@@ -256,3 +260,24 @@ async def test_a_package_takes_the_same_statements_for_many_tenders(session, sta
     many, more_processes = await count()
     assert more_processes == processes + 9
     assert many == few <= 15, (few, many)
+
+
+async def test_a_tender_unsuccessful_after_its_opening(session, api, monkeypatch):
+    """流标 at ranking: an abnormally low bid's justification rejected leaves 2 valid bids of the 3 required."""
+    world = await market_world.build(session, bidders=3)
+    tender = await world.opened(["79.99", "110.00", "110.01"], max_unit_price=Decimal("120.00"))
+    low = next(b for b in await world.bids(tender) if b.abnormally_low)
+    await world.advance(DAY)
+    await evaluation.decide_justification(session=session, actor=world.officer, bid_id=low.id, accept=False)
+    await evaluation.rank_bids(session=session, actor=world.officer, tender_id=tender.id)
+    await session.commit()
+
+    package, compiled = await assert_valid_and_compiled(api, tender.id, monkeypatch)
+    assert [r["id"].rsplit("-", 1)[-1] for r in package["releases"]] == ["v1", "opening", "unsuccessful"]
+    opening, closed = package["releases"][1:]
+    assert opening["tender"]["status"] == "active" and closed["tender"]["status"] == "unsuccessful"
+    assert closed["tag"] == ["tenderUpdate"] and opening["date"] < closed["date"]
+    assert closed["tender"]["documents"][-1]["documentType"] == "cancellationDetails"
+    statuses = sorted(b["status"] for b in compiled["bids"]["details"])
+    assert statuses == ["disqualified", "valid", "valid"]
+    assert "awards" not in compiled and "rank" not in json.dumps(compiled["bids"])

@@ -308,11 +308,6 @@ class TenderPage:
     winner: ScoredBid | None = None
 
 
-def opening_record_is_public(tender: Tender) -> bool:
-    """SPEC §7: the opening record is public once the bids are opened (never before)."""
-    return tender.opened_at is not None and tender.status != TenderStatus.DRAFT
-
-
 def award_is_public(tender: Tender) -> bool:
     """SPEC §7: the award notice with all scores, once the award is final."""
     return tender.status == TenderStatus.AWARDED
@@ -351,7 +346,7 @@ async def tender_page(session: AsyncSession, tender_id: int) -> TenderPage | Non
             select(TenderKpi).where(TenderKpi.tender_id == tender_id).order_by(TenderKpi.position)
         )
     ).all()
-    opening_record = tender.opening_record if opening_record_is_public(tender) else None
+    opening_record = tender.opening_record if access.opening_record_is_public(tender) else None
     bidder_ids = {}
     if opening_record:
         names = {entry["provider"] for entry in opening_record}

@@ -268,9 +268,15 @@ def tender_bids(access: BidAccess, tender: Tender, bids: Sequence[Bid]) -> Tende
     )
 
 
+def opening_record_is_public(tender: Tender) -> bool:
+    """SPEC §7: the opening record (开标记录) is public once the bids are opened, never before; the
+    bids themselves (their scores, statuses, texts) only to the parties until the award is final."""
+    return tender.opened_at is not None and tender.status != TenderStatus.DRAFT
+
+
 def opening_record(access: BidAccess, tender: Tender) -> list[dict] | None:
-    """The opening record (bidders, unit prices, receipts), for whoever may read the opened bids."""
-    return tender.opening_record if access.all_opened else None
+    """The opening record (bidders, unit prices, receipts): public after the opening (SPEC §7)."""
+    return tender.opening_record if access.all_opened or opening_record_is_public(tender) else None
 
 
 # ---------------------------------------------------------------- clarifications and challenges

@@ -145,7 +145,7 @@ async def test_the_awarded_tenders_notice_opening_and_award(portal):
     assert response.status_code == 200
     body = text(response)
     assert f"<h1>{tender.title}</h1>" in body and "已成交" in body
-    assert "黄浦区民政局" in body and "36000" in body and "120.00" in body and "养老机构设立许可" in body
+    assert "黄浦区民政局" in body and "36000" in body and "100.00" in body and "养老机构设立许可" in body
     assert "价格 30%，服务质量 60%，履约记录 10%" in body and "按时上门率" in body
     # The answered question, without who asked.
     assert "服务对象是否包括长期护理保险评估等级" in body and "不得分次累计" in body

@@ -26,6 +26,8 @@ from starlette.routing import Route
 from core.db import sqlite_writes
 from disclosure import public
 from disclosure.portal import render
+from disclosure.red_flags import service as red_flags
+from market.models import TenderStatus
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
@@ -123,6 +125,41 @@ TEXTS: dict[str, dict[str, str]] = {
         "evaluating_note": "已开标，正在评审。评审结束并确定中标后公布全部评分。",
         "closed_heading": "终止或流标原因",
         "award_heading": "中标公告",
+        "flags_heading": "风险提示（红旗指标）",
+        "flags_intro": "以下指标参照开放合同伙伴关系（Open Contracting Partnership）Cardinal 红旗指标计算，"
+        "提示值得关注之处，并不等于认定违规。",
+        "no_flags": "本次采购未触发红旗指标。",
+        "flag_line": "数值 {value}，{comparison}阈值 {threshold}",
+        "cmp_BELOW": "低于",
+        "cmp_AT_MOST": "不高于",
+        "cmp_AT_LEAST": "不低于",
+        "flag_R003": "投标期过短",
+        "flag_R018": "仅一家有效投标",
+        "flag_R024": "次低价与中标价过于接近",
+        "flag_R028": "投标报价相同",
+        "flag_R035": "除中标人外其余投标均被否决",
+        "flag_R036": "最低报价被否决",
+        "flag_R038": "否决投标比例过高",
+        "flag_R058": "中标价大幅低于次低价",
+        "flag_NEAR_CEILING": "中标价接近最高限价",
+        "flag_WIN_ROTATION": "投标人轮流中标",
+        "fig_awardedTenders": "已成交项目数",
+        "fig_awardedTendersCompared": "参与比较的成交项目数",
+        "fig_biddersAtThisPrice": "同价投标人数",
+        "fig_disqualifiedBids": "被否决投标数",
+        "fig_lowestDisqualifiedBid": "被否决的最低报价",
+        "fig_lowestValidBid": "最低有效报价",
+        "fig_maxUnitPrice": "最高限价",
+        "fig_otherBiddersDisqualified": "被否决的其他投标人数",
+        "fig_price": "报价",
+        "fig_secondLowestValidBid": "次低有效报价",
+        "fig_submissionPeriodDays": "投标期（天）",
+        "fig_submittedBids": "投标数",
+        "fig_tendersBidTogether": "共同投标项目数",
+        "fig_validBids": "有效投标数",
+        "fig_winningBid": "中标报价",
+        "fig_wonByOtherBidder": "另一投标人中标数",
+        "fig_wonByWinner": "中标人中标数",
         "awarded_at": "成交时间",
         "scores_heading": "全部投标的评分",
         "scores_caption": "每个有效投标的各项得分（0–100 分）",
@@ -301,6 +338,31 @@ TEXTS: dict[str, dict[str, str]] = {
         "award.",
         "closed_heading": "Why it was closed",
         "award_heading": "Award notice",
+        "flags_heading": "Red flags",
+        "flags_intro": "Computed after the Open Contracting Partnership's Cardinal red-flag indicators: "
+        "signs worth a closer look, not findings of wrongdoing.",
+        "no_flags": "No red flag on this award.",
+        "flag_line": "value {value}, {comparison} the threshold {threshold}",
+        "cmp_BELOW": "below",
+        "cmp_AT_MOST": "at most",
+        "cmp_AT_LEAST": "at least",
+        "fig_awardedTenders": "awarded tenders",
+        "fig_awardedTendersCompared": "awarded tenders compared",
+        "fig_biddersAtThisPrice": "bidders at this price",
+        "fig_disqualifiedBids": "disqualified bids",
+        "fig_lowestDisqualifiedBid": "lowest disqualified bid",
+        "fig_lowestValidBid": "lowest valid bid",
+        "fig_maxUnitPrice": "maximum unit price",
+        "fig_otherBiddersDisqualified": "other bidders disqualified",
+        "fig_price": "price",
+        "fig_secondLowestValidBid": "second-lowest valid bid",
+        "fig_submissionPeriodDays": "submission period (days)",
+        "fig_submittedBids": "submitted bids",
+        "fig_tendersBidTogether": "tenders bid together",
+        "fig_validBids": "valid bids",
+        "fig_winningBid": "winning bid",
+        "fig_wonByOtherBidder": "won by the other bidder",
+        "fig_wonByWinner": "won by the winner",
         "awarded_at": "Awarded",
         "scores_heading": "Every bid's scores",
         "scores_caption": "The scores of every bid (0–100)",
@@ -386,6 +448,8 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
+TEXTS["en"].update({f"flag_{code.value}": title for code, title in red_flags.TITLES.items()})
+
 
 def _percent(weight: float) -> str:
     """A weight (0.3) as a percentage without trailing zeros (30)."""
@@ -414,6 +478,17 @@ def _object_id(text: str) -> int | None:
     return int(text) if public.is_number(text) and 1 <= int(text) <= public.MAX_ID else None
 
 
+async def _tender_with_flags(session: AsyncSession, tender_id: int):
+    """The tender's page and, once its award is final, its red flags (None before: not public yet)."""
+    page = await public.tender_page(session, tender_id)
+    if page is None:
+        return None
+    if page.line.tender.status != TenderStatus.AWARDED:
+        return page, None
+    flags = await red_flags.flags_for_tenders(session, [tender_id])
+    return page, flags.get(tender_id, [])
+
+
 def not_found(request: Request) -> HTMLResponse:
     return render(request, "portal_problem.html", TEXTS, status=404, kind="not_found", field="", **HELPERS)
 
@@ -437,10 +512,13 @@ def routes(sessionmaker: async_sessionmaker[AsyncSession]) -> list[Route]:
 
     async def tender(request: Request) -> Response:
         tender_id = _object_id(request.path_params["id"])
-        found = None if tender_id is None else await read(public.tender_page, tender_id)
+        found = None if tender_id is None else await read(_tender_with_flags, tender_id)
         if found is None:
             return not_found(request)
-        return render(request, "portal_tender.html", TEXTS, page=found, tender=found.line.tender, **HELPERS)
+        page, flags = found
+        return render(
+            request, "portal_tender.html", TEXTS, page=page, tender=page.line.tender, flags=flags, **HELPERS
+        )
 
     async def contract(request: Request) -> Response:
         contract_id = _object_id(request.path_params["id"])

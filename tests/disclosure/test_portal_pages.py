@@ -327,3 +327,21 @@ async def test_a_draft_tender_and_a_pending_provider_are_not_found(portal):
     await portal.session.commit()
     assert (await portal.get(f"/portal/providers/{qiming.id}")).status_code == 404
     assert qiming.legal_name not in (await portal.get("/portal")).text
+
+
+async def test_the_award_notice_shows_its_red_flags(portal):
+    """The demo's award in delivery won at 96.50 under a ceiling of 100.00: NEAR_CEILING (README, Red flags)."""
+    tender = await helpers.tender(portal.session, TenderStatus.AWARDED)
+    contract = await helpers.contract_of(portal.session, tender.id)
+    assert contract is not None
+    body = text(await portal.get(f"/portal/tenders/{tender.id}"))
+    assert 'id="red-flags"' in body and "NEAR_CEILING · 中标价接近最高限价" in body
+    assert "中标报价 96.50" in body and "最高限价 100.00" in body
+    english = text(await portal.get(f"/portal/tenders/{tender.id}?lang=en"))
+    assert "NEAR_CEILING · Winning price near the ceiling" in english and "winning bid 96.50" in english
+
+
+async def test_no_red_flag_section_before_the_award_is_final(portal):
+    for status in (TenderStatus.PUBLISHED, TenderStatus.EVALUATING):
+        tender = await helpers.tender(portal.session, status)
+        assert 'id="red-flags"' not in text(await portal.get(f"/portal/tenders/{tender.id}"))
